@@ -1,0 +1,139 @@
+//! Storage of Pingan: one [`Store`] trait with a SQLite and a PostgreSQL
+//! implementation. Every read and write of region-bound data takes the
+//! caller's [`Scope`], so no handler can forget it.
+#![forbid(unsafe_code)]
+
+mod migrate;
+pub mod personal;
+mod postgres;
+mod queries;
+mod sqlite;
+pub mod testing;
+mod types;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use pingan_domain::{Role, Scope};
+
+pub use personal::{KeyError, PersonalDataKeys};
+pub use postgres::PgStore;
+pub use sqlite::SqliteStore;
+pub use types::*;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("migration {version} ({name}) was changed after it was applied; add a new migration instead")]
+    MigrationChanged { version: i64, name: String },
+    #[error("{0} already exists")]
+    Conflict(String),
+    #[error("{0}")]
+    Invalid(String),
+    #[error("{0} is outside the caller's scope")]
+    OutOfScope(String),
+    #[error(transparent)]
+    Keys(#[from] KeyError),
+}
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// Opens the store a URL names: `postgres://…`/`postgresql://…`, or else a
+/// SQLite file path (optionally `sqlite://PATH`), created on first use.
+/// Migrations are applied before it returns.
+pub async fn open(url: &str, keys: PersonalDataKeys) -> Result<Arc<dyn Store>> {
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        Ok(Arc::new(PgStore::connect(url, keys).await?))
+    } else {
+        let path = url.strip_prefix("sqlite://").unwrap_or(url);
+        Ok(Arc::new(SqliteStore::open(path.as_ref(), keys).await?))
+    }
+}
+
+/// Everything Pingan keeps. Region-bound reads and writes take the caller's
+/// scope and never return or touch rows outside it.
+#[async_trait]
+pub trait Store: Send + Sync + std::fmt::Debug {
+    /// Which backend this is: `sqlite` or `postgres`.
+    fn backend(&self) -> &'static str;
+
+    // --- regions ---
+    /// Imports a whole set of divisions in one transaction: adds new codes,
+    /// renames, re-activates, and marks codes of the imported provinces that
+    /// the set no longer has inactive (never deleting them).
+    async fn import_divisions(
+        &self,
+        regions: &[NewRegion],
+        progress: &(dyn Fn(u64) + Sync),
+    ) -> Result<DivisionImportSummary>;
+    /// A region the scope reaches: within it, or one of its ancestors.
+    async fn region(&self, scope: &Scope, code: &str) -> Result<Option<Region>>;
+    /// Children of a region that the scope reaches, by code.
+    async fn region_children(&self, scope: &Scope, code: &str, page: &Page) -> Result<Vec<Region>>;
+    /// Regions by code regardless of scope: only names and levels, used to
+    /// describe a located point's place in the public administrative tree.
+    async fn region_names(&self, codes: &[String]) -> Result<Vec<Region>>;
+    /// Which of these 12-digit codes are not active villages.
+    async fn unknown_villages(&self, codes: &[String]) -> Result<Vec<String>>;
+    async fn save_region_shapes(&self, shapes: &[(String, Vec<u8>)]) -> Result<()>;
+
+    // --- grids ---
+    /// Inserts or replaces grids in one transaction.
+    async fn import_grids(&self, grids: &[NewGrid], progress: &(dyn Fn(u64) + Sync)) -> Result<GridImportSummary>;
+    /// Every grid's code and geometry, to build the locate index.
+    async fn grid_geometries(&self) -> Result<Vec<(String, Vec<u8>)>>;
+    /// Grids within both the scope and `under` (a region prefix), by code.
+    async fn grids(&self, scope: &Scope, under: &str, page: &Page) -> Result<Vec<Grid>>;
+    async fn grid(&self, scope: &Scope, code: &str) -> Result<Option<GridWithGeometry>>;
+    /// Every grid in the scope with its geometry, in code order, for export.
+    async fn export_grids(&self, scope: &Scope) -> Result<Vec<GridWithGeometry>>;
+
+    // --- units ---
+    async fn create_unit(&self, scope: &Scope, unit: &NewUnit) -> Result<Unit>;
+    async fn units(&self, scope: &Scope, page: &Page) -> Result<Vec<Unit>>;
+    async fn unit(&self, scope: &Scope, id: i64) -> Result<Option<Unit>>;
+
+    // --- accounts ---
+    /// Creates an account whose scope lies within `scope`.
+    async fn create_account(&self, scope: &Scope, account: &NewAccount) -> Result<Account>;
+    /// The account and password hash for a login, whatever its scope.
+    async fn credentials(&self, username: &str) -> Result<Option<Credentials>>;
+    async fn accounts(&self, scope: &Scope, page: &Page) -> Result<Vec<Account>>;
+    async fn account(&self, scope: &Scope, id: i64) -> Result<Option<Account>>;
+    async fn account_by_username(&self, scope: &Scope, username: &str) -> Result<Option<Account>>;
+    /// Accounts in the scope whose phone number equals `phone` (by keyed hash).
+    async fn accounts_by_phone(&self, scope: &Scope, phone: &str) -> Result<Vec<Account>>;
+    /// Disables or re-enables an account in the scope; disabling revokes its sessions.
+    async fn set_account_disabled(&self, scope: &Scope, id: i64, disabled: bool) -> Result<bool>;
+    /// The unmasked phone number of an account in the scope; the read is
+    /// written to the audit log in the same transaction.
+    async fn reveal_phone(&self, scope: &Scope, actor: i64, id: i64) -> Result<Option<String>>;
+    /// Re-encrypts every personal field still sealed with an older key.
+    async fn reencrypt_personal_data(&self) -> Result<u64>;
+
+    // --- sessions ---
+    async fn create_session(&self, token_hash: &[u8], account_id: i64, expires_at: i64) -> Result<()>;
+    /// The account of a live session: not revoked, not expired, account enabled.
+    async fn session_account(&self, token_hash: &[u8], now: i64) -> Result<Option<Account>>;
+    async fn revoke_session(&self, token_hash: &[u8]) -> Result<()>;
+
+    // --- audit ---
+    async fn audit(&self, entry: &AuditEntry) -> Result<()>;
+    async fn audit_log(&self, subject: &str) -> Result<Vec<AuditEntry>>;
+}
+
+/// Whether a role name read from the database is one we know; a row with an
+/// unknown role can only come from a newer version and is refused.
+pub(crate) fn parse_role(text: &str) -> Result<Role> {
+    text.parse()
+        .map_err(|e: pingan_domain::role::UnknownRole| StoreError::Invalid(e.to_string()))
+}
+
+/// Milliseconds since the Unix epoch, UTC.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}

@@ -1,0 +1,42 @@
+//! The PostgreSQL backend, for production.
+use std::time::Duration;
+
+use sqlx::postgres::PgPoolOptions;
+use sqlx::PgPool;
+
+use crate::{migrate, PersonalDataKeys, Result};
+
+#[derive(Debug, Clone)]
+pub struct PgStore {
+    pool: PgPool,
+    keys: PersonalDataKeys,
+}
+
+impl PgStore {
+    /// Connects and applies migrations.
+    pub async fn connect(url: &str, keys: PersonalDataKeys) -> Result<Self> {
+        let pool = PgPoolOptions::new()
+            .max_connections(8)
+            .acquire_timeout(Duration::from_secs(10))
+            .connect(url)
+            .await?;
+        let store = PgStore { pool, keys };
+        // Serialise concurrent starts so two servers never migrate at once.
+        let mut conn = store.pool.acquire().await?;
+        sqlx::query("SELECT pg_advisory_lock(727274)")
+            .execute(&mut *conn)
+            .await?;
+        let migrated = store.migrate(migrate::POSTGRES).await;
+        sqlx::query("SELECT pg_advisory_unlock(727274)")
+            .execute(&mut *conn)
+            .await?;
+        migrated?;
+        Ok(store)
+    }
+
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+crate::queries::store_impl!(PgStore, sqlx::Postgres, "postgres");

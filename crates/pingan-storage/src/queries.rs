@@ -1,0 +1,819 @@
+//! The queries both backends share. Both accept `$n` placeholders and the same
+//! SQL for everything here, so the bodies are written once and stamped out per
+//! backend; anything backend-specific stays in `sqlite.rs` / `postgres.rs`.
+
+/// The half-open range `[prefix, prefix + ":")` holds exactly the digit
+/// strings starting with `prefix` (':' sorts right after '9'), and unlike
+/// `LIKE` it uses the index on both backends.
+pub(crate) fn prefix_range(prefix: &str) -> (String, String) {
+    (prefix.to_string(), format!("{prefix}:"))
+}
+
+/// Rows per multi-row INSERT: well under both backends' bind-parameter limits.
+pub(crate) const CHUNK: usize = 1000;
+
+macro_rules! store_impl {
+    ($store:ty, $db:ty, $backend:literal) => {
+        mod shared_rows {
+            use pingan_domain::Scope;
+            use sqlx::Row;
+
+            use crate::{parse_role, Account, Grid, Region, Result, StoreError, Unit};
+
+            pub type DbRow = <$db as sqlx::Database>::Row;
+
+            pub fn region(row: &DbRow) -> Result<Region> {
+                let level: String = row.try_get("level")?;
+                Ok(Region {
+                    code: row.try_get("code")?,
+                    level: level.parse().map_err(|e: pingan_domain::CodeError| {
+                        StoreError::Invalid(e.to_string())
+                    })?,
+                    name: row.try_get("name")?,
+                    parent_code: row.try_get("parent_code")?,
+                    active: row.try_get("active")?,
+                })
+            }
+
+            pub fn grid(row: &DbRow) -> Result<Grid> {
+                Ok(Grid {
+                    code: row.try_get("code")?,
+                    name: row.try_get("name")?,
+                    village_code: row.try_get("village_code")?,
+                    bbox: [
+                        row.try_get("min_lng")?,
+                        row.try_get("min_lat")?,
+                        row.try_get("max_lng")?,
+                        row.try_get("max_lat")?,
+                    ],
+                })
+            }
+
+            pub fn unit(row: &DbRow) -> Result<Unit> {
+                let kind: String = row.try_get("kind")?;
+                Ok(Unit {
+                    id: row.try_get("id")?,
+                    name: row.try_get("name")?,
+                    kind: kind.parse().map_err(StoreError::Invalid)?,
+                    region_code: row.try_get("region_code")?,
+                })
+            }
+
+            pub fn account(row: &DbRow) -> Result<Account> {
+                let role: String = row.try_get("role")?;
+                let scope: String = row.try_get("scope_prefix")?;
+                Ok(Account {
+                    id: row.try_get("id")?,
+                    username: row.try_get("username")?,
+                    role: parse_role(&role)?,
+                    scope: Scope::parse(&scope).map_err(|e| StoreError::Invalid(e.to_string()))?,
+                    unit_id: row.try_get("unit_id")?,
+                    display_name: row.try_get("display_name")?,
+                    phone_masked: row.try_get("phone_masked")?,
+                    disabled: row.try_get("disabled")?,
+                    created_at: row.try_get("created_at")?,
+                })
+            }
+        }
+
+        const ACCOUNT_COLUMNS: &str = "id, username, role, scope_prefix, unit_id, display_name, phone_masked, disabled, created_at";
+        const GRID_COLUMNS: &str = "code, name, village_code, min_lng, min_lat, max_lng, max_lat";
+        const PHONE_FIELD: &str = "accounts.phone";
+
+        impl $store {
+            async fn migrate(&self, migrations: &[crate::migrate::Migration]) -> crate::Result<()> {
+                use sqlx::Row;
+                sqlx::query(crate::migrate::CREATE_TABLE).execute(&self.pool).await?;
+                let applied = sqlx::query("SELECT version, checksum FROM schema_migrations")
+                    .fetch_all(&self.pool)
+                    .await?;
+                for m in migrations {
+                    let known = applied
+                        .iter()
+                        .find(|r| r.try_get::<i64, _>("version").ok() == Some(m.version));
+                    match known {
+                        Some(row) => {
+                            let sum: String = row.try_get("checksum")?;
+                            if sum != m.checksum() {
+                                return Err(crate::StoreError::MigrationChanged {
+                                    version: m.version,
+                                    name: m.name.to_string(),
+                                });
+                            }
+                        }
+                        None => {
+                            let mut tx = self.pool.begin().await?;
+                            sqlx::raw_sql(m.sql).execute(&mut *tx).await?;
+                            sqlx::query(
+                                "INSERT INTO schema_migrations (version, name, checksum, applied_at) VALUES ($1, $2, $3, $4)",
+                            )
+                            .bind(m.version)
+                            .bind(m.name)
+                            .bind(m.checksum())
+                            .bind(crate::now_ms())
+                            .execute(&mut *tx)
+                            .await?;
+                            tx.commit().await?;
+                            tracing::info!(backend = $backend, version = m.version, name = m.name, "applied migration");
+                        }
+                    }
+                }
+                Ok(())
+            }
+
+            fn encrypt_phone(&self, phone: Option<&str>) -> (Option<Vec<u8>>, Option<Vec<u8>>, Option<String>) {
+                match phone.map(str::trim).filter(|p| !p.is_empty()) {
+                    None => (None, None, None),
+                    Some(p) => (
+                        Some(self.keys.encrypt(PHONE_FIELD, p)),
+                        Some(self.keys.lookup_hash(PHONE_FIELD, p)),
+                        Some(pingan_domain::mask::mask_phone(p)),
+                    ),
+                }
+            }
+        }
+
+        fn map_insert_error(e: sqlx::Error, what: &str) -> crate::StoreError {
+            match &e {
+                sqlx::Error::Database(d) if d.is_unique_violation() => {
+                    crate::StoreError::Conflict(what.to_string())
+                }
+                sqlx::Error::Database(d) if d.is_foreign_key_violation() => {
+                    crate::StoreError::Invalid(format!("{what} refers to something that does not exist"))
+                }
+                _ => crate::StoreError::Database(e),
+            }
+        }
+
+        #[async_trait::async_trait]
+        impl crate::Store for $store {
+            fn backend(&self) -> &'static str {
+                $backend
+            }
+
+            async fn import_divisions(
+                &self,
+                regions: &[crate::NewRegion],
+                progress: &(dyn Fn(u64) + Sync),
+            ) -> crate::Result<crate::DivisionImportSummary> {
+                use std::collections::{HashMap, HashSet};
+                use sqlx::Row;
+                let now = crate::now_ms();
+                let mut tx = self.pool.begin().await?;
+                let rows = sqlx::query("SELECT code, name, parent_code, active FROM regions")
+                    .fetch_all(&mut *tx)
+                    .await?;
+                let mut existing: HashMap<String, (String, Option<String>, bool)> =
+                    HashMap::with_capacity(rows.len());
+                for row in rows {
+                    existing.insert(
+                        row.try_get("code")?,
+                        (row.try_get("name")?, row.try_get("parent_code")?, row.try_get("active")?),
+                    );
+                }
+                let mut summary = crate::DivisionImportSummary::default();
+                let mut changed = Vec::new();
+                for r in regions {
+                    let parent = r.parent.as_ref().map(|p| p.as_str().to_string());
+                    match existing.get(r.code.as_str()) {
+                        None => {
+                            summary.added += 1;
+                            changed.push(r);
+                        }
+                        Some((_, _, false)) => {
+                            summary.reactivated += 1;
+                            changed.push(r);
+                        }
+                        Some((name, old_parent, true)) if *name != r.name || *old_parent != parent => {
+                            summary.renamed += 1;
+                            changed.push(r);
+                        }
+                        Some(_) => summary.unchanged += 1,
+                    }
+                }
+                let mut done = summary.unchanged;
+                progress(done);
+                for chunk in changed.chunks(crate::queries::CHUNK) {
+                    let mut q = sqlx::QueryBuilder::<$db>::new(
+                        "INSERT INTO regions (code, level, name, parent_code, active, updated_at) ",
+                    );
+                    q.push_values(chunk, |mut b, r| {
+                        b.push_bind(r.code.as_str())
+                            .push_bind(r.code.level().as_str())
+                            .push_bind(r.name.as_str())
+                            .push_bind(r.parent.as_ref().map(|p| p.as_str()))
+                            .push_bind(true)
+                            .push_bind(now);
+                    });
+                    q.push(
+                        " ON CONFLICT (code) DO UPDATE SET level = excluded.level, name = excluded.name, \
+                         parent_code = excluded.parent_code, active = excluded.active, updated_at = excluded.updated_at",
+                    );
+                    q.build().execute(&mut *tx).await?;
+                    done += chunk.len() as u64;
+                    progress(done);
+                }
+                // Only the provinces this set covers can have vanished codes:
+                // importing one province must not retire the others.
+                let provinces: HashSet<&str> = regions.iter().map(|r| &r.code.as_str()[..2]).collect();
+                let incoming: HashSet<&str> = regions.iter().map(|r| r.code.as_str()).collect();
+                let mut vanished: Vec<&str> = existing
+                    .iter()
+                    .filter(|(code, (_, _, active))| {
+                        *active && provinces.contains(&code[..2]) && !incoming.contains(code.as_str())
+                    })
+                    .map(|(code, _)| code.as_str())
+                    .collect();
+                // Children first is not needed (nothing is deleted), but a stable order keeps runs repeatable.
+                vanished.sort_unstable();
+                for chunk in vanished.chunks(crate::queries::CHUNK) {
+                    let mut q = sqlx::QueryBuilder::<$db>::new("UPDATE regions SET active = ");
+                    q.push_bind(false).push(", updated_at = ").push_bind(now).push(" WHERE code IN (");
+                    let mut list = q.separated(", ");
+                    for code in chunk {
+                        list.push_bind(*code);
+                    }
+                    q.push(")");
+                    q.build().execute(&mut *tx).await?;
+                }
+                summary.deactivated = vanished.len() as u64;
+                tx.commit().await?;
+                Ok(summary)
+            }
+
+            async fn region(&self, scope: &pingan_domain::Scope, code: &str) -> crate::Result<Option<crate::Region>> {
+                let row = sqlx::query("SELECT code, level, name, parent_code, active FROM regions WHERE code = $1")
+                    .bind(code)
+                    .fetch_optional(&self.pool)
+                    .await?;
+                let Some(row) = row else { return Ok(None) };
+                let region = shared_rows::region(&row)?;
+                let Ok(rc) = pingan_domain::RegionCode::new(&region.code, region.level) else {
+                    return Ok(None);
+                };
+                Ok(scope.overlaps_region(&rc).then_some(region))
+            }
+
+            async fn region_children(
+                &self,
+                scope: &pingan_domain::Scope,
+                code: &str,
+                page: &crate::Page,
+            ) -> crate::Result<Vec<crate::Region>> {
+                let Some(parent) = self.region(scope, code).await? else {
+                    return Ok(Vec::new());
+                };
+                let parent_code = pingan_domain::RegionCode::new(&parent.code, parent.level)
+                    .map_err(|e| crate::StoreError::Invalid(e.to_string()))?;
+                let after = page.after.clone().unwrap_or_default();
+                let (lo, hi) = if scope.covers(parent_code.prefix()) {
+                    crate::queries::prefix_range("")
+                } else {
+                    // The parent is an ancestor of the scope: only the child on
+                    // the path down to the scope is visible.
+                    let Some(child_level) = pingan_domain::Level::ALL
+                        .into_iter()
+                        .find(|l| l.parent() == Some(parent.level))
+                    else {
+                        return Ok(Vec::new());
+                    };
+                    let digits = child_level.significant_digits();
+                    if scope.prefix().len() < digits {
+                        return Ok(Vec::new());
+                    }
+                    crate::queries::prefix_range(&scope.prefix()[..digits])
+                };
+                let rows = sqlx::query(
+                    "SELECT code, level, name, parent_code, active FROM regions \
+                     WHERE parent_code = $1 AND code >= $2 AND code < $3 AND code > $4 ORDER BY code LIMIT $5",
+                )
+                .bind(&parent.code)
+                .bind(lo)
+                .bind(hi)
+                .bind(after)
+                .bind(page.limit())
+                .fetch_all(&self.pool)
+                .await?;
+                rows.iter().map(shared_rows::region).collect()
+            }
+
+            async fn region_names(&self, codes: &[String]) -> crate::Result<Vec<crate::Region>> {
+                if codes.is_empty() {
+                    return Ok(Vec::new());
+                }
+                let mut q = sqlx::QueryBuilder::<$db>::new(
+                    "SELECT code, level, name, parent_code, active FROM regions WHERE code IN (",
+                );
+                let mut list = q.separated(", ");
+                for c in codes {
+                    list.push_bind(c.as_str());
+                }
+                q.push(") ORDER BY code");
+                let rows = q.build().fetch_all(&self.pool).await?;
+                rows.iter().map(shared_rows::region).collect()
+            }
+
+            async fn unknown_villages(&self, codes: &[String]) -> crate::Result<Vec<String>> {
+                use sqlx::Row;
+                let mut known = std::collections::HashSet::new();
+                for chunk in codes.chunks(crate::queries::CHUNK) {
+                    let mut q = sqlx::QueryBuilder::<$db>::new("SELECT code FROM regions WHERE level = 'village' AND active = ");
+                    q.push_bind(true).push(" AND code IN (");
+                    let mut list = q.separated(", ");
+                    for c in chunk {
+                        list.push_bind(c.as_str());
+                    }
+                    q.push(")");
+                    for row in q.build().fetch_all(&self.pool).await? {
+                        known.insert(row.try_get::<String, _>("code")?);
+                    }
+                }
+                let mut unknown: Vec<String> = codes.iter().filter(|c| !known.contains(*c)).cloned().collect();
+                unknown.sort();
+                unknown.dedup();
+                Ok(unknown)
+            }
+
+            async fn save_region_shapes(&self, shapes: &[(String, Vec<u8>)]) -> crate::Result<()> {
+                let mut tx = self.pool.begin().await?;
+                for chunk in shapes.chunks(crate::queries::CHUNK) {
+                    let mut q = sqlx::QueryBuilder::<$db>::new("INSERT INTO region_shapes (code, geometry) ");
+                    q.push_values(chunk, |mut b, (code, geometry)| {
+                        b.push_bind(code.as_str()).push_bind(geometry.as_slice());
+                    });
+                    q.push(" ON CONFLICT (code) DO UPDATE SET geometry = excluded.geometry");
+                    q.build().execute(&mut *tx).await.map_err(|e| map_insert_error(e, "region shape"))?;
+                }
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn import_grids(
+                &self,
+                grids: &[crate::NewGrid],
+                progress: &(dyn Fn(u64) + Sync),
+            ) -> crate::Result<crate::GridImportSummary> {
+                use sqlx::Row;
+                let now = crate::now_ms();
+                let mut tx = self.pool.begin().await?;
+                let mut existing = std::collections::HashSet::new();
+                for chunk in grids.chunks(crate::queries::CHUNK) {
+                    let mut q = sqlx::QueryBuilder::<$db>::new("SELECT code FROM grids WHERE code IN (");
+                    let mut list = q.separated(", ");
+                    for g in chunk {
+                        list.push_bind(g.code.as_str());
+                    }
+                    q.push(")");
+                    for row in q.build().fetch_all(&mut *tx).await? {
+                        existing.insert(row.try_get::<String, _>("code")?);
+                    }
+                }
+                let mut done = 0u64;
+                for chunk in grids.chunks(crate::queries::CHUNK) {
+                    let mut q = sqlx::QueryBuilder::<$db>::new(
+                        "INSERT INTO grids (code, village_code, name, geometry, min_lng, min_lat, max_lng, max_lat, valid_from, updated_at) ",
+                    );
+                    q.push_values(chunk, |mut b, g| {
+                        b.push_bind(g.code.as_str())
+                            .push_bind(&g.code[..12])
+                            .push_bind(g.name.as_str())
+                            .push_bind(g.geometry.as_slice())
+                            .push_bind(g.bbox[0])
+                            .push_bind(g.bbox[1])
+                            .push_bind(g.bbox[2])
+                            .push_bind(g.bbox[3])
+                            .push_bind(now)
+                            .push_bind(now);
+                    });
+                    q.push(
+                        " ON CONFLICT (code) DO UPDATE SET name = excluded.name, geometry = excluded.geometry, \
+                         min_lng = excluded.min_lng, min_lat = excluded.min_lat, max_lng = excluded.max_lng, \
+                         max_lat = excluded.max_lat, updated_at = excluded.updated_at",
+                    );
+                    q.build().execute(&mut *tx).await.map_err(|e| map_insert_error(e, "grid"))?;
+                    done += chunk.len() as u64;
+                    progress(done);
+                }
+                tx.commit().await?;
+                let replaced = existing.len() as u64;
+                Ok(crate::GridImportSummary {
+                    added: grids.len() as u64 - replaced,
+                    replaced,
+                })
+            }
+
+            async fn grid_geometries(&self) -> crate::Result<Vec<(String, Vec<u8>)>> {
+                use futures_util::TryStreamExt;
+                use sqlx::Row;
+                let mut out = Vec::new();
+                let mut rows = sqlx::query("SELECT code, geometry FROM grids").fetch(&self.pool);
+                while let Some(row) = rows.try_next().await? {
+                    out.push((row.try_get("code")?, row.try_get("geometry")?));
+                }
+                Ok(out)
+            }
+
+            async fn grids(
+                &self,
+                scope: &pingan_domain::Scope,
+                under: &str,
+                page: &crate::Page,
+            ) -> crate::Result<Vec<crate::Grid>> {
+                let under = pingan_domain::Scope::parse(under).map_err(|e| crate::StoreError::Invalid(e.to_string()))?;
+                let Some(reach) = scope.intersect(&under) else {
+                    return Ok(Vec::new());
+                };
+                let (lo, hi) = crate::queries::prefix_range(reach.prefix());
+                let rows = sqlx::query(&format!(
+                    "SELECT {GRID_COLUMNS} FROM grids WHERE code >= $1 AND code < $2 AND code > $3 ORDER BY code LIMIT $4"
+                ))
+                .bind(lo)
+                .bind(hi)
+                .bind(page.after.clone().unwrap_or_default())
+                .bind(page.limit())
+                .fetch_all(&self.pool)
+                .await?;
+                rows.iter().map(shared_rows::grid).collect()
+            }
+
+            async fn grid(
+                &self,
+                scope: &pingan_domain::Scope,
+                code: &str,
+            ) -> crate::Result<Option<crate::GridWithGeometry>> {
+                use sqlx::Row;
+                if !scope.covers(code) {
+                    return Ok(None);
+                }
+                let row = sqlx::query(&format!("SELECT {GRID_COLUMNS}, geometry FROM grids WHERE code = $1"))
+                    .bind(code)
+                    .fetch_optional(&self.pool)
+                    .await?;
+                row.map(|r| {
+                    Ok(crate::GridWithGeometry {
+                        grid: shared_rows::grid(&r)?,
+                        geometry: r.try_get("geometry")?,
+                    })
+                })
+                .transpose()
+            }
+
+            async fn export_grids(&self, scope: &pingan_domain::Scope) -> crate::Result<Vec<crate::GridWithGeometry>> {
+                use sqlx::Row;
+                let (lo, hi) = crate::queries::prefix_range(scope.prefix());
+                let rows = sqlx::query(&format!(
+                    "SELECT {GRID_COLUMNS}, geometry FROM grids WHERE code >= $1 AND code < $2 ORDER BY code"
+                ))
+                .bind(lo)
+                .bind(hi)
+                .fetch_all(&self.pool)
+                .await?;
+                rows.iter()
+                    .map(|r| {
+                        Ok(crate::GridWithGeometry {
+                            grid: shared_rows::grid(r)?,
+                            geometry: r.try_get("geometry")?,
+                        })
+                    })
+                    .collect()
+            }
+
+            async fn create_unit(&self, scope: &pingan_domain::Scope, unit: &crate::NewUnit) -> crate::Result<crate::Unit> {
+                use sqlx::Row;
+                if !scope.covers(unit.region.as_str()) {
+                    return Err(crate::StoreError::OutOfScope(unit.region.to_string()));
+                }
+                let name = unit.name.trim();
+                if name.is_empty() {
+                    return Err(crate::StoreError::Invalid("a unit needs a name".into()));
+                }
+                let row = sqlx::query(
+                    "INSERT INTO units (name, kind, region_code, created_at) VALUES ($1, $2, $3, $4) RETURNING id",
+                )
+                .bind(name)
+                .bind(unit.kind.as_str())
+                .bind(unit.region.as_str())
+                .bind(crate::now_ms())
+                .fetch_one(&self.pool)
+                .await
+                .map_err(|e| map_insert_error(e, "unit"))?;
+                Ok(crate::Unit {
+                    id: row.try_get("id")?,
+                    name: name.to_string(),
+                    kind: unit.kind,
+                    region_code: unit.region.to_string(),
+                })
+            }
+
+            async fn units(&self, scope: &pingan_domain::Scope, page: &crate::Page) -> crate::Result<Vec<crate::Unit>> {
+                let (lo, hi) = crate::queries::prefix_range(scope.prefix());
+                let after: i64 = page.after.as_deref().and_then(|a| a.parse().ok()).unwrap_or(0);
+                let rows = sqlx::query(
+                    "SELECT id, name, kind, region_code FROM units \
+                     WHERE region_code >= $1 AND region_code < $2 AND id > $3 ORDER BY id LIMIT $4",
+                )
+                .bind(lo)
+                .bind(hi)
+                .bind(after)
+                .bind(page.limit())
+                .fetch_all(&self.pool)
+                .await?;
+                rows.iter().map(shared_rows::unit).collect()
+            }
+
+            async fn unit(&self, scope: &pingan_domain::Scope, id: i64) -> crate::Result<Option<crate::Unit>> {
+                let (lo, hi) = crate::queries::prefix_range(scope.prefix());
+                let row = sqlx::query(
+                    "SELECT id, name, kind, region_code FROM units WHERE id = $1 AND region_code >= $2 AND region_code < $3",
+                )
+                .bind(id)
+                .bind(lo)
+                .bind(hi)
+                .fetch_optional(&self.pool)
+                .await?;
+                row.as_ref().map(shared_rows::unit).transpose()
+            }
+
+            async fn create_account(
+                &self,
+                scope: &pingan_domain::Scope,
+                account: &crate::NewAccount,
+            ) -> crate::Result<crate::Account> {
+                use sqlx::Row;
+                if !scope.contains_scope(&account.scope) {
+                    return Err(crate::StoreError::OutOfScope(account.scope.to_string()));
+                }
+                let username = account.username.trim();
+                if username.is_empty() || username.len() > 64 || username.chars().any(|c| c.is_whitespace() || c.is_control()) {
+                    return Err(crate::StoreError::Invalid(
+                        "a username is 1-64 characters without spaces".into(),
+                    ));
+                }
+                if let Some(unit_id) = account.unit_id {
+                    if self.unit(scope, unit_id).await?.is_none() {
+                        return Err(crate::StoreError::OutOfScope(format!("unit {unit_id}")));
+                    }
+                }
+                let (cipher, hash, masked) = self.encrypt_phone(account.phone.as_deref());
+                let row = sqlx::query(
+                    "INSERT INTO accounts (username, password_hash, role, scope_prefix, unit_id, display_name, \
+                     phone_cipher, phone_hash, phone_masked, disabled, created_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id",
+                )
+                .bind(username)
+                .bind(&account.password_hash)
+                .bind(account.role.as_str())
+                .bind(account.scope.prefix())
+                .bind(account.unit_id)
+                .bind(account.display_name.trim())
+                .bind(cipher)
+                .bind(hash)
+                .bind(masked.clone())
+                .bind(false)
+                .bind(crate::now_ms())
+                .fetch_one(&self.pool)
+                .await
+                .map_err(|e| map_insert_error(e, &format!("account {username}")))?;
+                let id: i64 = row.try_get("id")?;
+                self.account(scope, id)
+                    .await?
+                    .ok_or_else(|| crate::StoreError::Invalid("account vanished after insert".into()))
+            }
+
+            async fn credentials(&self, username: &str) -> crate::Result<Option<crate::Credentials>> {
+                use sqlx::Row;
+                let row = sqlx::query(&format!(
+                    "SELECT {ACCOUNT_COLUMNS}, password_hash FROM accounts WHERE username = $1"
+                ))
+                .bind(username)
+                .fetch_optional(&self.pool)
+                .await?;
+                row.map(|r| {
+                    Ok(crate::Credentials {
+                        account: shared_rows::account(&r)?,
+                        password_hash: r.try_get("password_hash")?,
+                    })
+                })
+                .transpose()
+            }
+
+            async fn accounts(&self, scope: &pingan_domain::Scope, page: &crate::Page) -> crate::Result<Vec<crate::Account>> {
+                let (lo, hi) = crate::queries::prefix_range(scope.prefix());
+                let after: i64 = page.after.as_deref().and_then(|a| a.parse().ok()).unwrap_or(0);
+                let rows = sqlx::query(&format!(
+                    "SELECT {ACCOUNT_COLUMNS} FROM accounts \
+                     WHERE scope_prefix >= $1 AND scope_prefix < $2 AND id > $3 ORDER BY id LIMIT $4"
+                ))
+                .bind(lo)
+                .bind(hi)
+                .bind(after)
+                .bind(page.limit())
+                .fetch_all(&self.pool)
+                .await?;
+                rows.iter().map(shared_rows::account).collect()
+            }
+
+            async fn account(&self, scope: &pingan_domain::Scope, id: i64) -> crate::Result<Option<crate::Account>> {
+                let (lo, hi) = crate::queries::prefix_range(scope.prefix());
+                let row = sqlx::query(&format!(
+                    "SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE id = $1 AND scope_prefix >= $2 AND scope_prefix < $3"
+                ))
+                .bind(id)
+                .bind(lo)
+                .bind(hi)
+                .fetch_optional(&self.pool)
+                .await?;
+                row.as_ref().map(shared_rows::account).transpose()
+            }
+
+            async fn account_by_username(
+                &self,
+                scope: &pingan_domain::Scope,
+                username: &str,
+            ) -> crate::Result<Option<crate::Account>> {
+                let (lo, hi) = crate::queries::prefix_range(scope.prefix());
+                let row = sqlx::query(&format!(
+                    "SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE username = $1 AND scope_prefix >= $2 AND scope_prefix < $3"
+                ))
+                .bind(username)
+                .bind(lo)
+                .bind(hi)
+                .fetch_optional(&self.pool)
+                .await?;
+                row.as_ref().map(shared_rows::account).transpose()
+            }
+
+            async fn accounts_by_phone(
+                &self,
+                scope: &pingan_domain::Scope,
+                phone: &str,
+            ) -> crate::Result<Vec<crate::Account>> {
+                let (lo, hi) = crate::queries::prefix_range(scope.prefix());
+                let rows = sqlx::query(&format!(
+                    "SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE phone_hash = $1 AND scope_prefix >= $2 AND scope_prefix < $3 ORDER BY id"
+                ))
+                .bind(self.keys.lookup_hash(PHONE_FIELD, phone))
+                .bind(lo)
+                .bind(hi)
+                .fetch_all(&self.pool)
+                .await?;
+                rows.iter().map(shared_rows::account).collect()
+            }
+
+            async fn set_account_disabled(&self, scope: &pingan_domain::Scope, id: i64, disabled: bool) -> crate::Result<bool> {
+                let (lo, hi) = crate::queries::prefix_range(scope.prefix());
+                let mut tx = self.pool.begin().await?;
+                let done = sqlx::query(
+                    "UPDATE accounts SET disabled = $1 WHERE id = $2 AND scope_prefix >= $3 AND scope_prefix < $4",
+                )
+                .bind(disabled)
+                .bind(id)
+                .bind(lo)
+                .bind(hi)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected()
+                    > 0;
+                if done && disabled {
+                    sqlx::query("UPDATE sessions SET revoked = $1 WHERE account_id = $2")
+                        .bind(true)
+                        .bind(id)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                tx.commit().await?;
+                Ok(done)
+            }
+
+            async fn reveal_phone(&self, scope: &pingan_domain::Scope, actor: i64, id: i64) -> crate::Result<Option<String>> {
+                use sqlx::Row;
+                let (lo, hi) = crate::queries::prefix_range(scope.prefix());
+                let mut tx = self.pool.begin().await?;
+                let row = sqlx::query(
+                    "SELECT phone_cipher FROM accounts WHERE id = $1 AND scope_prefix >= $2 AND scope_prefix < $3",
+                )
+                .bind(id)
+                .bind(lo)
+                .bind(hi)
+                .fetch_optional(&mut *tx)
+                .await?;
+                let Some(row) = row else { return Ok(None) };
+                let cipher: Option<Vec<u8>> = row.try_get("phone_cipher")?;
+                let Some(cipher) = cipher else { return Ok(None) };
+                let phone = self.keys.decrypt(PHONE_FIELD, &cipher)?;
+                sqlx::query(
+                    "INSERT INTO audit_log (at, account_id, action, subject, detail) VALUES ($1, $2, $3, $4, $5)",
+                )
+                .bind(crate::now_ms())
+                .bind(actor)
+                .bind("reveal_personal_data")
+                .bind(format!("account:{id}"))
+                .bind("phone")
+                .execute(&mut *tx)
+                .await?;
+                tx.commit().await?;
+                Ok(Some(phone))
+            }
+
+            async fn reencrypt_personal_data(&self) -> crate::Result<u64> {
+                use sqlx::Row;
+                let current = self.keys.current_id();
+                let mut tx = self.pool.begin().await?;
+                let rows = sqlx::query("SELECT id, phone_cipher FROM accounts WHERE phone_cipher IS NOT NULL")
+                    .fetch_all(&mut *tx)
+                    .await?;
+                let mut count = 0;
+                for row in rows {
+                    let id: i64 = row.try_get("id")?;
+                    let cipher: Vec<u8> = row.try_get("phone_cipher")?;
+                    if crate::PersonalDataKeys::sealed_with(&cipher) == Some(current) {
+                        continue;
+                    }
+                    let plain = self.keys.decrypt(PHONE_FIELD, &cipher)?;
+                    sqlx::query("UPDATE accounts SET phone_cipher = $1 WHERE id = $2")
+                        .bind(self.keys.encrypt(PHONE_FIELD, &plain))
+                        .bind(id)
+                        .execute(&mut *tx)
+                        .await?;
+                    count += 1;
+                }
+                tx.commit().await?;
+                Ok(count)
+            }
+
+            async fn create_session(&self, token_hash: &[u8], account_id: i64, expires_at: i64) -> crate::Result<()> {
+                sqlx::query(
+                    "INSERT INTO sessions (token_hash, account_id, created_at, expires_at, revoked) VALUES ($1, $2, $3, $4, $5)",
+                )
+                .bind(token_hash)
+                .bind(account_id)
+                .bind(crate::now_ms())
+                .bind(expires_at)
+                .bind(false)
+                .execute(&self.pool)
+                .await?;
+                Ok(())
+            }
+
+            async fn session_account(&self, token_hash: &[u8], now: i64) -> crate::Result<Option<crate::Account>> {
+                let row = sqlx::query(
+                    "SELECT a.id, a.username, a.role, a.scope_prefix, a.unit_id, a.display_name, a.phone_masked, \
+                     a.disabled, a.created_at FROM sessions s JOIN accounts a ON a.id = s.account_id \
+                     WHERE s.token_hash = $1 AND s.revoked = $2 AND s.expires_at > $3 AND a.disabled = $2",
+                )
+                .bind(token_hash)
+                .bind(false)
+                .bind(now)
+                .fetch_optional(&self.pool)
+                .await?;
+                row.as_ref().map(shared_rows::account).transpose()
+            }
+
+            async fn revoke_session(&self, token_hash: &[u8]) -> crate::Result<()> {
+                sqlx::query("UPDATE sessions SET revoked = $1 WHERE token_hash = $2")
+                    .bind(true)
+                    .bind(token_hash)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(())
+            }
+
+            async fn audit(&self, entry: &crate::AuditEntry) -> crate::Result<()> {
+                sqlx::query(
+                    "INSERT INTO audit_log (at, account_id, action, subject, detail) VALUES ($1, $2, $3, $4, $5)",
+                )
+                .bind(entry.at)
+                .bind(entry.account_id)
+                .bind(&entry.action)
+                .bind(&entry.subject)
+                .bind(&entry.detail)
+                .execute(&self.pool)
+                .await?;
+                Ok(())
+            }
+
+            async fn audit_log(&self, subject: &str) -> crate::Result<Vec<crate::AuditEntry>> {
+                use sqlx::Row;
+                let rows = sqlx::query(
+                    "SELECT at, account_id, action, subject, detail FROM audit_log WHERE subject = $1 ORDER BY id",
+                )
+                .bind(subject)
+                .fetch_all(&self.pool)
+                .await?;
+                rows.iter()
+                    .map(|r| {
+                        Ok(crate::AuditEntry {
+                            at: r.try_get("at")?,
+                            account_id: r.try_get("account_id")?,
+                            action: r.try_get("action")?,
+                            subject: r.try_get("subject")?,
+                            detail: r.try_get("detail")?,
+                        })
+                    })
+                    .collect()
+            }
+        }
+    };
+}
+
+pub(crate) use store_impl;

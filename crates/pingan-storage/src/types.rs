@@ -1,0 +1,135 @@
+//! Rows going in and out of the store.
+use pingan_domain::{Level, RegionCode, Role, Scope, UnitKind};
+use serde::Serialize;
+
+/// Keyset pagination: rows after `after` (a code or id, as text), at most `limit`.
+#[derive(Debug, Clone, Default)]
+pub struct Page {
+    pub after: Option<String>,
+    pub limit: u32,
+}
+
+impl Page {
+    pub const MAX_LIMIT: u32 = 1000;
+
+    pub fn first(limit: u32) -> Self {
+        Page {
+            after: None,
+            limit,
+        }
+    }
+
+    pub(crate) fn limit(&self) -> i64 {
+        i64::from(self.limit.clamp(1, Self::MAX_LIMIT))
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct NewRegion {
+    pub code: RegionCode,
+    pub name: String,
+    pub parent: Option<RegionCode>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Region {
+    pub code: String,
+    pub level: Level,
+    pub name: String,
+    pub parent_code: Option<String>,
+    pub active: bool,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct DivisionImportSummary {
+    pub added: u64,
+    pub renamed: u64,
+    pub reactivated: u64,
+    pub deactivated: u64,
+    pub unchanged: u64,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewGrid {
+    pub code: String,
+    pub name: String,
+    /// pingan-geo's binary encoding, WGS-84.
+    pub geometry: Vec<u8>,
+    /// min lng, min lat, max lng, max lat.
+    pub bbox: [f64; 4],
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct GridImportSummary {
+    pub added: u64,
+    pub replaced: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Grid {
+    pub code: String,
+    pub name: String,
+    pub village_code: String,
+    pub bbox: [f64; 4],
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct GridWithGeometry {
+    pub grid: Grid,
+    pub geometry: Vec<u8>,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewUnit {
+    pub name: String,
+    pub kind: UnitKind,
+    pub region: RegionCode,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Unit {
+    pub id: i64,
+    pub name: String,
+    pub kind: UnitKind,
+    pub region_code: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewAccount {
+    pub username: String,
+    pub password_hash: String,
+    pub role: Role,
+    pub scope: Scope,
+    pub unit_id: Option<i64>,
+    pub display_name: String,
+    pub phone: Option<String>,
+}
+
+/// An account as others may see it: personal fields masked.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Account {
+    pub id: i64,
+    pub username: String,
+    pub role: Role,
+    pub scope: Scope,
+    pub unit_id: Option<i64>,
+    pub display_name: String,
+    pub phone_masked: Option<String>,
+    pub disabled: bool,
+    pub created_at: i64,
+}
+
+#[derive(Debug, Clone)]
+pub struct Credentials {
+    pub account: Account,
+    pub password_hash: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AuditEntry {
+    pub at: i64,
+    pub account_id: Option<i64>,
+    pub action: String,
+    pub subject: String,
+    pub detail: String,
+}
