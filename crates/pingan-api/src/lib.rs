@@ -1,1 +1,144 @@
+//! The HTTP API of Pingan: axum routes, session authentication, JSON errors,
+//! and the OpenAPI document with a locally served viewer.
 #![forbid(unsafe_code)]
+
+pub mod auth;
+pub mod error;
+pub mod extract;
+pub mod imports;
+pub mod openapi;
+pub mod routes;
+pub mod state;
+pub mod views;
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use axum::extract::DefaultBodyLimit;
+use axum::http::{header, HeaderName, HeaderValue, Request};
+use axum::response::{Html, IntoResponse};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use tower_http::request_id::{
+    MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
+};
+use tower_http::trace::TraceLayer;
+
+pub use error::{ApiError, ApiResult};
+pub use state::{ApiConfig, AppState};
+
+const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// Request ids: a per-process random prefix and a counter, unique without a
+/// UUID dependency.
+#[derive(Clone)]
+struct SequentialRequestId {
+    prefix: u32,
+}
+
+static NEXT_REQUEST: AtomicU64 = AtomicU64::new(1);
+
+impl MakeRequestId for SequentialRequestId {
+    fn make_request_id<B>(&mut self, _request: &Request<B>) -> Option<RequestId> {
+        let n = NEXT_REQUEST.fetch_add(1, Ordering::Relaxed);
+        HeaderValue::from_str(&format!("{:08x}-{n:x}", self.prefix))
+            .ok()
+            .map(RequestId::new)
+    }
+}
+
+/// The whole HTTP application.
+pub fn router(state: AppState) -> Router {
+    let import_limit = state.config.import_body_limit;
+    let api = Router::new()
+        .route("/healthz", get(routes::healthz))
+        .route("/api/openapi.json", get(openapi_json))
+        .route("/api/docs", get(docs))
+        .route("/api/v1/auth/login", post(auth::login))
+        .route("/api/v1/auth/logout", post(auth::logout))
+        .route("/api/v1/me", get(auth::me))
+        .route("/api/v1/locate", get(routes::locate))
+        .route("/api/v1/regions/{code}", get(routes::region))
+        .route(
+            "/api/v1/regions/{code}/children",
+            get(routes::region_children),
+        )
+        .route("/api/v1/grids", get(routes::grids))
+        .route(
+            "/api/v1/grids/import",
+            post(routes::import_grids).layer(DefaultBodyLimit::max(import_limit)),
+        )
+        .route("/api/v1/grids/{code}", get(routes::grid))
+        .route(
+            "/api/v1/units",
+            get(routes::units).post(routes::create_unit),
+        )
+        .route("/api/v1/units/{id}", get(routes::unit))
+        .route(
+            "/api/v1/accounts",
+            get(routes::accounts).post(routes::create_account),
+        )
+        .route(
+            "/api/v1/accounts/{id}",
+            get(routes::account).patch(routes::change_account),
+        )
+        .route("/api/v1/accounts/{id}/phone", get(routes::reveal_phone))
+        .fallback(|| async { ApiError::NotFound("route") })
+        .method_not_allowed_fallback(|| async {
+            ApiError::BadRequest("method not allowed on this path".into())
+        });
+    let prefix = rand::random::<u32>();
+    api.layer(DefaultBodyLimit::max(state.config.body_limit))
+        .with_state(state)
+        .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+        .layer(
+            TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
+                let id = req
+                    .headers()
+                    .get(REQUEST_ID)
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("-");
+                tracing::info_span!("request", id, method = %req.method(), path = %req.uri().path())
+            }),
+        )
+        .layer(SetRequestIdLayer::new(
+            REQUEST_ID,
+            SequentialRequestId { prefix },
+        ))
+}
+
+async fn openapi_json() -> Json<utoipa::openapi::OpenApi> {
+    Json(openapi::document())
+}
+
+async fn docs() -> impl IntoResponse {
+    (
+        [(header::CACHE_CONTROL, "no-cache")],
+        Html(include_str!("docs.html")),
+    )
+}
+
+/// Keeps the locate index in step with grids imported by another process
+/// (e.g. `pingan import grids` while the server runs): checks the grid table's
+/// fingerprint every `every` and reloads when it changed.
+pub fn spawn_index_refresher(state: AppState, every: Duration) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut seen = state.store.grids_fingerprint().await.ok();
+        loop {
+            tokio::time::sleep(every).await;
+            let Ok(now) = state.store.grids_fingerprint().await else {
+                continue;
+            };
+            if Some(now) != seen {
+                match imports::load_index(&*state.store).await {
+                    Ok(index) => {
+                        tracing::info!(grids = index.len(), "reloaded grid index");
+                        state.replace_index(index);
+                        seen = Some(now);
+                    }
+                    Err(e) => tracing::warn!(error = %e, "could not reload grid index"),
+                }
+            }
+        }
+    })
+}

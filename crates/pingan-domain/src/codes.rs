@@ -144,7 +144,10 @@ impl RegionCode {
                 expected: "12",
             });
         }
-        if code[level.significant_digits()..].bytes().any(|b| b != b'0') {
+        if code[level.significant_digits()..]
+            .bytes()
+            .any(|b| b != b'0')
+        {
             return Err(CodeError::Malformed(code.to_string()));
         }
         Ok(RegionCode {

@@ -122,7 +122,17 @@ fn main() -> Result<(), Error> {
         .map(|g| g.geometry.coords_count())
         .collect();
     let region_vertices: usize = geo.regions.iter().map(|(_, mp)| mp.coords_count()).sum();
-    println!("generated in {elapsed:.2?} (seed {seed})");
+    // A fingerprint of every coordinate, to compare runs for determinism.
+    let fingerprint = geo
+        .regions
+        .iter()
+        .map(|(_, mp)| mp)
+        .chain(geo.grids.iter().map(|g| &g.geometry))
+        .flat_map(|mp| mp.coords_iter())
+        .fold(0xCBF2_9CE4_8422_2325u64, |h, c| {
+            (h ^ c.x.to_bits() ^ c.y.to_bits().rotate_left(32)).wrapping_mul(0x0100_0000_01B3)
+        });
+    println!("generated in {elapsed:.2?} (seed {seed}, fingerprint {fingerprint:016x})");
     println!(
         "counties {}, townships {}, villages {}, grids {}",
         by_level.get(&pingan_domain::Level::County).unwrap_or(&0),

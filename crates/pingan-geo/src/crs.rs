@@ -65,8 +65,9 @@ impl fmt::Display for Crs {
 
 /// Semi-major axis of the Krasovsky 1940 ellipsoid the GCJ-02 formula uses.
 const KRASOVSKY_A: f64 = 6_378_245.0;
-/// Its first eccentricity squared.
-const KRASOVSKY_EE: f64 = 0.006_693_421_622_965_943_23;
+/// Its first eccentricity squared, published as 0.00669342162296594323;
+/// written here to f64 precision (the same value).
+const KRASOVSKY_EE: f64 = 0.006_693_421_622_965_943;
 /// Baidu's constant; the name `x_pi` is kept from the published formula.
 const X_PI: f64 = PI * 3000.0 / 180.0;
 /// Iterative inverses stop once the forward image is this close (degrees, ~1 mm),

@@ -159,7 +159,7 @@ pub fn generate(
 
     // Subdivide, heaviest counties first so two workers finish together.
     let mut schedule: Vec<usize> = (0..counties.len()).collect();
-    schedule.sort_by_key(|&i| std::cmp::Reverse(tree.villages_under(&tree.counties[i])));
+    schedule.sort_by_key(|&i| std::cmp::Reverse(tree.villages_under(tree.counties[i])));
     let done = AtomicU64::new(0);
     let report = |n: u64| progress(done.fetch_add(n, Ordering::Relaxed) + n, total);
     let outputs: Vec<Result<CountyOutput, DemoError>> =
@@ -205,7 +205,13 @@ impl<'a> Tree<'a> {
     fn new(divisions: &'a Divisions) -> Self {
         let mut counties = Vec::new();
         let mut children: HashMap<&str, Vec<&DivisionRecord>> = HashMap::new();
+        // A code listed twice would otherwise get two polygons and duplicate
+        // grid codes; the first listing wins.
+        let mut seen = std::collections::HashSet::new();
         for r in &divisions.regions {
+            if !seen.insert(&r.code) {
+                continue;
+            }
             match r.code.level() {
                 Level::County => counties.push(r),
                 Level::Township => children.entry(&r.code.as_str()[..6]).or_default().push(r),

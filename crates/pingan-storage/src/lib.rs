@@ -80,7 +80,13 @@ pub trait Store: Send + Sync + std::fmt::Debug {
 
     // --- grids ---
     /// Inserts or replaces grids in one transaction.
-    async fn import_grids(&self, grids: &[NewGrid], progress: &(dyn Fn(u64) + Sync)) -> Result<GridImportSummary>;
+    async fn import_grids(
+        &self,
+        grids: &[NewGrid],
+        progress: &(dyn Fn(u64) + Sync),
+    ) -> Result<GridImportSummary>;
+    /// Changes whenever grids are added or replaced: (count, latest update).
+    async fn grids_fingerprint(&self) -> Result<(i64, i64)>;
     /// Every grid's code and geometry, to build the locate index.
     async fn grid_geometries(&self) -> Result<Vec<(String, Vec<u8>)>>;
     /// Grids within both the scope and `under` (a region prefix), by code.
@@ -113,7 +119,12 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     async fn reencrypt_personal_data(&self) -> Result<u64>;
 
     // --- sessions ---
-    async fn create_session(&self, token_hash: &[u8], account_id: i64, expires_at: i64) -> Result<()>;
+    async fn create_session(
+        &self,
+        token_hash: &[u8],
+        account_id: i64,
+        expires_at: i64,
+    ) -> Result<()>;
     /// The account of a live session: not revoked, not expired, account enabled.
     async fn session_account(&self, token_hash: &[u8], now: i64) -> Result<Option<Account>>;
     async fn revoke_session(&self, token_hash: &[u8]) -> Result<()>;

@@ -69,9 +69,7 @@ impl PersonalDataKeys {
             let bytes = B64
                 .decode(value)
                 .map_err(|_| fail("key is not valid base64"))?;
-            let key: [u8; 32] = bytes
-                .try_into()
-                .map_err(|_| fail("key must be 32 bytes"))?;
+            let key: [u8; 32] = bytes.try_into().map_err(|_| fail("key must be 32 bytes"))?;
             match name.trim() {
                 "hash" => hash_key = Some(key),
                 n => {
@@ -214,9 +212,7 @@ mod tests {
         let text = PersonalDataKeys::generate_text();
         let keys = PersonalDataKeys::parse(&text).unwrap();
         let sealed = keys.encrypt("accounts.phone", "13812341234");
-        assert!(!sealed
-            .windows(11)
-            .any(|w| w == "13812341234".as_bytes()));
+        assert!(!sealed.windows(11).any(|w| w == "13812341234".as_bytes()));
         assert_eq!(
             keys.decrypt("accounts.phone", &sealed).unwrap(),
             "13812341234"
@@ -225,8 +221,8 @@ mod tests {
             keys.decrypt("accounts.id_number", &sealed),
             Err(KeyError::Damaged)
         ));
-        let rotated = PersonalDataKeys::parse(&PersonalDataKeys::rotated_text(&text).unwrap())
-            .unwrap();
+        let rotated =
+            PersonalDataKeys::parse(&PersonalDataKeys::rotated_text(&text).unwrap()).unwrap();
         assert_eq!(rotated.current_id(), 2);
         assert_eq!(
             rotated.decrypt("accounts.phone", &sealed).unwrap(),

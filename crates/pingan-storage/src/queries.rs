@@ -402,6 +402,14 @@ macro_rules! store_impl {
                 })
             }
 
+            async fn grids_fingerprint(&self) -> crate::Result<(i64, i64)> {
+                use sqlx::Row;
+                let row = sqlx::query("SELECT COUNT(*) AS n, COALESCE(MAX(updated_at), 0) AS latest FROM grids")
+                    .fetch_one(&self.pool)
+                    .await?;
+                Ok((row.try_get("n")?, row.try_get("latest")?))
+            }
+
             async fn grid_geometries(&self) -> crate::Result<Vec<(String, Vec<u8>)>> {
                 use futures_util::TryStreamExt;
                 use sqlx::Row;

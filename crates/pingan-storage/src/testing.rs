@@ -61,3 +61,56 @@ pub async fn postgres_store() -> Arc<dyn Store> {
             .expect("connect postgres store"),
     )
 }
+
+/// Declares each listed `async fn name(store: Arc<dyn Store>)` as two tokio
+/// tests, `sqlite::name` and `postgres::name`, so one suite covers both backends.
+#[macro_export]
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(#[tokio::test]
+            async fn $name() {
+                let (store, _path) = $crate::testing::sqlite_store().await;
+                super::$name(store).await;
+            })*
+        }
+        mod postgres {
+            $(#[tokio::test]
+            async fn $name() {
+                super::$name($crate::testing::postgres_store().await).await;
+            })*
+        }
+    };
+}
+
+fn region(code: &str, name: &str) -> crate::NewRegion {
+    let code = pingan_domain::RegionCode::from_short(code).expect("valid test code");
+    crate::NewRegion {
+        parent: code.parent(),
+        code,
+        name: name.to_string(),
+    }
+}
+
+/// A small tree: two townships of 上城区 (one with two villages) and one of 海曙区.
+pub fn sample_divisions() -> Vec<crate::NewRegion> {
+    vec![
+        region("33", "浙江省"),
+        region("3301", "杭州市"),
+        region("330102", "上城区"),
+        region("330102001", "清波街道"),
+        region("330102001001", "清波门社区"),
+        region("330102001002", "劳动路社区"),
+        region("330102002", "湖滨街道"),
+        region("330102002001", "东坡路社区"),
+        region("3302", "宁波市"),
+        region("330203", "海曙区"),
+        region("330203001", "南门街道"),
+        region("330203001001", "尹江岸社区"),
+    ]
+}
+
+/// A region row for tests.
+pub fn test_region(code: &str, name: &str) -> crate::NewRegion {
+    region(code, name)
+}

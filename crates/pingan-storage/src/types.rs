@@ -13,10 +13,7 @@ impl Page {
     pub const MAX_LIMIT: u32 = 1000;
 
     pub fn first(limit: u32) -> Self {
-        Page {
-            after: None,
-            limit,
-        }
+        Page { after: None, limit }
     }
 
     pub(crate) fn limit(&self) -> i64 {

@@ -2,27 +2,8 @@
 use std::sync::Arc;
 
 use pingan_domain::{Level, RegionCode, Role, Scope, UnitKind};
-use pingan_storage::testing::{postgres_store, sqlite_store};
+use pingan_storage::on_both_backends;
 use pingan_storage::*;
-
-/// Runs each listed test once per backend.
-macro_rules! on_both_backends {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(#[tokio::test]
-            async fn $name() {
-                let (store, _path) = super::sqlite_store().await;
-                super::$name(store).await;
-            })*
-        }
-        mod postgres {
-            $(#[tokio::test]
-            async fn $name() {
-                super::$name(super::postgres_store().await).await;
-            })*
-        }
-    };
-}
 
 on_both_backends!(
     divisions_import_is_idempotent_and_retires_vanished_codes,
@@ -33,40 +14,25 @@ on_both_backends!(
     sessions_expire_and_revoke,
 );
 
-fn region(code: &str, name: &str) -> NewRegion {
-    let code = RegionCode::from_short(code).unwrap();
-    NewRegion {
-        parent: code.parent(),
-        code,
-        name: name.to_string(),
-    }
-}
-
-fn small_tree() -> Vec<NewRegion> {
-    vec![
-        region("33", "浙江省"),
-        region("3301", "杭州市"),
-        region("330102", "上城区"),
-        region("330102001", "清波街道"),
-        region("330102001001", "清波门社区"),
-        region("330102001002", "劳动路社区"),
-        region("330102002", "湖滨街道"),
-        region("330102002001", "东坡路社区"),
-        region("3302", "宁波市"),
-        region("330203", "海曙区"),
-        region("330203001", "南门街道"),
-        region("330203001001", "尹江岸社区"),
-    ]
-}
+use pingan_storage::testing::{sample_divisions as small_tree, test_region as region};
 
 async fn seeded(store: &Arc<dyn Store>) {
-    store.import_divisions(&small_tree(), &|_| {}).await.unwrap();
+    store
+        .import_divisions(&small_tree(), &|_| {})
+        .await
+        .unwrap();
 }
 
 async fn divisions_import_is_idempotent_and_retires_vanished_codes(store: Arc<dyn Store>) {
-    let first = store.import_divisions(&small_tree(), &|_| {}).await.unwrap();
+    let first = store
+        .import_divisions(&small_tree(), &|_| {})
+        .await
+        .unwrap();
     assert_eq!(first.added, 12);
-    let again = store.import_divisions(&small_tree(), &|_| {}).await.unwrap();
+    let again = store
+        .import_divisions(&small_tree(), &|_| {})
+        .await
+        .unwrap();
     assert_eq!(
         again,
         DivisionImportSummary {
@@ -105,7 +71,10 @@ async fn divisions_import_is_idempotent_and_retires_vanished_codes(store: Arc<dy
     let s = store.import_divisions(&other, &|_| {}).await.unwrap();
     assert_eq!((s.added, s.deactivated), (1, 0));
     // Coming back re-activates.
-    let s = store.import_divisions(&small_tree(), &|_| {}).await.unwrap();
+    let s = store
+        .import_divisions(&small_tree(), &|_| {})
+        .await
+        .unwrap();
     assert_eq!(s.reactivated, 1);
     assert_eq!(s.deactivated, 1, "330102001003 vanished this time");
 }
@@ -114,10 +83,26 @@ async fn region_reads_respect_scope(store: Arc<dyn Store>) {
     seeded(&store).await;
     let township = Scope::parse("330102001").unwrap();
     // Own subtree and ancestors are visible, siblings are not.
-    assert!(store.region(&township, "330102001001").await.unwrap().is_some());
-    assert!(store.region(&township, "330100000000").await.unwrap().is_some());
-    assert!(store.region(&township, "330102002000").await.unwrap().is_none());
-    assert!(store.region(&township, "330203001001").await.unwrap().is_none());
+    assert!(store
+        .region(&township, "330102001001")
+        .await
+        .unwrap()
+        .is_some());
+    assert!(store
+        .region(&township, "330100000000")
+        .await
+        .unwrap()
+        .is_some());
+    assert!(store
+        .region(&township, "330102002000")
+        .await
+        .unwrap()
+        .is_none());
+    assert!(store
+        .region(&township, "330203001001")
+        .await
+        .unwrap()
+        .is_none());
     // Children of an ancestor show only the path to the scope.
     let kids = store
         .region_children(&township, "330102000000", &Page::first(50))
@@ -152,7 +137,11 @@ async fn region_reads_respect_scope(store: Arc<dyn Store>) {
     assert_eq!(page1[0].code, "330102001001");
     assert_eq!(page2[0].code, "330102001002");
     let unknown = store
-        .unknown_villages(&["330102001001".into(), "330102001009".into(), "330102001000".into()])
+        .unknown_villages(&[
+            "330102001001".into(),
+            "330102001009".into(),
+            "330102001000".into(),
+        ])
         .await
         .unwrap();
     assert_eq!(unknown, ["330102001000", "330102001009"]);
@@ -187,7 +176,10 @@ async fn grids_import_replace_and_scope(store: Arc<dyn Store>) {
     assert_eq!((s.added, s.replaced), (0, 1));
     assert_eq!(store.grid_geometries().await.unwrap().len(), 3);
     let township = Scope::parse("330102001").unwrap();
-    let mine = store.grids(&township, "33", &Page::first(10)).await.unwrap();
+    let mine = store
+        .grids(&township, "33", &Page::first(10))
+        .await
+        .unwrap();
     assert_eq!(mine.len(), 2);
     assert_eq!(mine[0].name, "改名");
     assert!(store
@@ -195,15 +187,33 @@ async fn grids_import_replace_and_scope(store: Arc<dyn Store>) {
         .await
         .unwrap()
         .is_empty());
-    assert!(store.grid(&township, "330203001001001").await.unwrap().is_none());
-    assert!(store.grid(&township, "330102001001002").await.unwrap().is_some());
+    assert!(store
+        .grid(&township, "330203001001001")
+        .await
+        .unwrap()
+        .is_none());
+    assert!(store
+        .grid(&township, "330102001001002")
+        .await
+        .unwrap()
+        .is_some());
     assert_eq!(store.export_grids(&township).await.unwrap().len(), 2);
     // A grid of an unknown village is refused, and the batch with it.
     let bad = store
-        .import_grids(&[grid("330102001001003", 120.0), grid("330102009001001", 120.0)], &|_| {})
+        .import_grids(
+            &[
+                grid("330102001001003", 120.0),
+                grid("330102009001001", 120.0),
+            ],
+            &|_| {},
+        )
         .await;
     assert!(matches!(bad, Err(StoreError::Invalid(_))), "{bad:?}");
-    assert!(store.grid(&Scope::everywhere(), "330102001001003").await.unwrap().is_none());
+    assert!(store
+        .grid(&Scope::everywhere(), "330102001001003")
+        .await
+        .unwrap()
+        .is_none());
 }
 
 fn new_account(username: &str, role: Role, scope: &str, phone: Option<&str>) -> NewAccount {
@@ -257,15 +267,24 @@ async fn accounts_units_and_scope(store: Arc<dyn Store>) {
     let op = store.create_account(&county, &op).await.unwrap();
     assert_eq!(op.scope, township);
     let dup = store
-        .create_account(&county, &new_account("op1", Role::CentreOperator, "330102001", None))
+        .create_account(
+            &county,
+            &new_account("op1", Role::CentreOperator, "330102001", None),
+        )
         .await;
     assert!(matches!(dup, Err(StoreError::Conflict(_))), "{dup:?}");
     let outside = store
-        .create_account(&township, &new_account("op2", Role::CentreOperator, "330102", None))
+        .create_account(
+            &township,
+            &new_account("op2", Role::CentreOperator, "330102", None),
+        )
         .await;
     assert!(matches!(outside, Err(StoreError::OutOfScope(_))));
     store
-        .create_account(&county, &new_account("w1", Role::GridWorker, "330102002001001", None))
+        .create_account(
+            &county,
+            &new_account("w1", Role::GridWorker, "330102002001001", None),
+        )
         .await
         .unwrap();
     let seen: Vec<String> = store
@@ -276,7 +295,14 @@ async fn accounts_units_and_scope(store: Arc<dyn Store>) {
         .map(|a| a.username)
         .collect();
     assert_eq!(seen, ["op1"]);
-    assert_eq!(store.accounts(&county, &Page::first(10)).await.unwrap().len(), 2);
+    assert_eq!(
+        store
+            .accounts(&county, &Page::first(10))
+            .await
+            .unwrap()
+            .len(),
+        2
+    );
     assert!(store
         .account_by_username(&Scope::parse("3302").unwrap(), "op1")
         .await
@@ -286,8 +312,19 @@ async fn accounts_units_and_scope(store: Arc<dyn Store>) {
         .set_account_disabled(&Scope::parse("3302").unwrap(), op.id, true)
         .await
         .unwrap());
-    assert!(store.set_account_disabled(&county, op.id, true).await.unwrap());
-    assert!(store.credentials("op1").await.unwrap().unwrap().account.disabled);
+    assert!(store
+        .set_account_disabled(&county, op.id, true)
+        .await
+        .unwrap());
+    assert!(
+        store
+            .credentials("op1")
+            .await
+            .unwrap()
+            .unwrap()
+            .account
+            .disabled
+    );
 }
 
 async fn personal_data_is_encrypted_masked_and_audited(store: Arc<dyn Store>) {
@@ -296,12 +333,20 @@ async fn personal_data_is_encrypted_masked_and_audited(store: Arc<dyn Store>) {
     let a = store
         .create_account(
             &county,
-            &new_account("w2", Role::GridWorker, "330102001001001", Some("13812341234")),
+            &new_account(
+                "w2",
+                Role::GridWorker,
+                "330102001001001",
+                Some("13812341234"),
+            ),
         )
         .await
         .unwrap();
     assert_eq!(a.phone_masked.as_deref(), Some("138****1234"));
-    let found = store.accounts_by_phone(&county, "138 1234 1234").await.unwrap();
+    let found = store
+        .accounts_by_phone(&county, "138 1234 1234")
+        .await
+        .unwrap();
     assert_eq!(found.len(), 1);
     assert!(store
         .accounts_by_phone(&Scope::parse("3302").unwrap(), "13812341234")
@@ -313,7 +358,11 @@ async fn personal_data_is_encrypted_masked_and_audited(store: Arc<dyn Store>) {
         .await
         .unwrap()
         .is_none());
-    assert!(store.audit_log(&format!("account:{}", a.id)).await.unwrap().is_empty());
+    assert!(store
+        .audit_log(&format!("account:{}", a.id))
+        .await
+        .unwrap()
+        .is_empty());
     let phone = store.reveal_phone(&county, 7, a.id).await.unwrap();
     assert_eq!(phone.as_deref(), Some("13812341234"));
     let log = store.audit_log(&format!("account:{}", a.id)).await.unwrap();
@@ -334,19 +383,52 @@ async fn sessions_expire_and_revoke(store: Arc<dyn Store>) {
         .await
         .unwrap();
     let now = now_ms();
-    store.create_session(b"live-token", a.id, now + 60_000).await.unwrap();
-    store.create_session(b"old-token", a.id, now - 1).await.unwrap();
+    store
+        .create_session(b"live-token", a.id, now + 60_000)
+        .await
+        .unwrap();
+    store
+        .create_session(b"old-token", a.id, now - 1)
+        .await
+        .unwrap();
     assert_eq!(
-        store.session_account(b"live-token", now).await.unwrap().unwrap().id,
+        store
+            .session_account(b"live-token", now)
+            .await
+            .unwrap()
+            .unwrap()
+            .id,
         a.id
     );
-    assert!(store.session_account(b"old-token", now).await.unwrap().is_none());
-    assert!(store.session_account(b"unknown", now).await.unwrap().is_none());
+    assert!(store
+        .session_account(b"old-token", now)
+        .await
+        .unwrap()
+        .is_none());
+    assert!(store
+        .session_account(b"unknown", now)
+        .await
+        .unwrap()
+        .is_none());
     store.revoke_session(b"live-token").await.unwrap();
-    assert!(store.session_account(b"live-token", now).await.unwrap().is_none());
-    store.create_session(b"second", a.id, now + 60_000).await.unwrap();
-    store.set_account_disabled(&Scope::everywhere(), a.id, true).await.unwrap();
-    assert!(store.session_account(b"second", now).await.unwrap().is_none());
+    assert!(store
+        .session_account(b"live-token", now)
+        .await
+        .unwrap()
+        .is_none());
+    store
+        .create_session(b"second", a.id, now + 60_000)
+        .await
+        .unwrap();
+    store
+        .set_account_disabled(&Scope::everywhere(), a.id, true)
+        .await
+        .unwrap();
+    assert!(store
+        .session_account(b"second", now)
+        .await
+        .unwrap()
+        .is_none());
 }
 
 /// The SQLite file never holds a phone number in plain text, and the same
@@ -361,11 +443,19 @@ async fn sqlite_file_holds_no_plain_phone_and_keys_rotate() {
     let store = SqliteStore::open(&path, PersonalDataKeys::parse(&text).unwrap())
         .await
         .unwrap();
-    store.import_divisions(&small_tree(), &|_| {}).await.unwrap();
+    store
+        .import_divisions(&small_tree(), &|_| {})
+        .await
+        .unwrap();
     let a = store
         .create_account(
             &Scope::everywhere(),
-            &new_account("w3", Role::GridWorker, "330102001001001", Some("13912345678")),
+            &new_account(
+                "w3",
+                Role::GridWorker,
+                "330102001001001",
+                Some("13912345678"),
+            ),
         )
         .await
         .unwrap();
@@ -375,7 +465,9 @@ async fn sqlite_file_holds_no_plain_phone_and_keys_rotate() {
         bytes.extend(wal);
     }
     assert!(!bytes.windows(11).any(|w| w == b"13912345678"));
-    assert!(!bytes.windows(4).any(|w| w == b"5678") || bytes.windows(11).any(|w| w == b"139****5678"));
+    assert!(
+        !bytes.windows(4).any(|w| w == b"5678") || bytes.windows(11).any(|w| w == b"139****5678")
+    );
 
     let rotated = PersonalDataKeys::rotated_text(&text).unwrap();
     let store = SqliteStore::open(&path, PersonalDataKeys::parse(&rotated).unwrap())
@@ -388,6 +480,9 @@ async fn sqlite_file_holds_no_plain_phone_and_keys_rotate() {
         .await
         .unwrap();
     let err = store.reveal_phone(&Scope::everywhere(), 1, a.id).await;
-    assert!(matches!(err, Err(StoreError::Keys(KeyError::UnknownKey(2)))), "{err:?}");
+    assert!(
+        matches!(err, Err(StoreError::Keys(KeyError::UnknownKey(2)))),
+        "{err:?}"
+    );
     std::fs::remove_dir_all(&dir).ok();
 }

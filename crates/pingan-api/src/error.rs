@@ -1,0 +1,161 @@
+//! The API's error type: every failure becomes a JSON body with a stable
+//! machine-readable `code`, a zh-CN `message` and an English `message_en`.
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use pingan_storage::StoreError;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("not signed in")]
+    Unauthenticated,
+    #[error("wrong username or password")]
+    BadCredentials,
+    #[error("too many failed sign-ins")]
+    Throttled { retry_after_secs: u64 },
+    #[error("not allowed for this role")]
+    Forbidden,
+    #[error("outside the caller's scope: {0}")]
+    OutOfScope(String),
+    #[error("not found: {0}")]
+    NotFound(&'static str),
+    #[error("the point lies in no grid")]
+    NotInAnyGrid,
+    #[error("invalid request: {0}")]
+    BadRequest(String),
+    #[error("invalid JSON body: {0}")]
+    InvalidJson(String, StatusCode),
+    #[error("invalid query: {0}")]
+    InvalidQuery(String),
+    #[error("conflict: {0}")]
+    Conflict(String),
+    #[error("import refused: {0}")]
+    ImportRefused(String),
+    #[error("internal error")]
+    Internal(String),
+}
+
+/// The body of every error response.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorBody {
+    /// Stable machine-readable code, e.g. `out_of_scope`.
+    pub code: &'static str,
+    /// Message in Chinese (zh-CN).
+    pub message: String,
+    /// The same message in English.
+    pub message_en: String,
+}
+
+impl ApiError {
+    pub fn status(&self) -> StatusCode {
+        match self {
+            ApiError::Unauthenticated | ApiError::BadCredentials => StatusCode::UNAUTHORIZED,
+            ApiError::Throttled { .. } => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::Forbidden => StatusCode::FORBIDDEN,
+            // Out-of-scope reads answer 404 so they do not reveal what exists;
+            // writes naming an outside region answer 403.
+            ApiError::OutOfScope(_) => StatusCode::FORBIDDEN,
+            ApiError::NotFound(_) | ApiError::NotInAnyGrid => StatusCode::NOT_FOUND,
+            ApiError::BadRequest(_) | ApiError::InvalidQuery(_) => StatusCode::BAD_REQUEST,
+            ApiError::InvalidJson(_, status) => *status,
+            ApiError::Conflict(_) => StatusCode::CONFLICT,
+            ApiError::ImportRefused(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    pub fn code(&self) -> &'static str {
+        match self {
+            ApiError::Unauthenticated => "unauthenticated",
+            ApiError::BadCredentials => "bad_credentials",
+            ApiError::Throttled { .. } => "too_many_attempts",
+            ApiError::Forbidden => "forbidden",
+            ApiError::OutOfScope(_) => "out_of_scope",
+            ApiError::NotFound(_) => "not_found",
+            ApiError::NotInAnyGrid => "not_in_any_grid",
+            ApiError::BadRequest(_) => "bad_request",
+            ApiError::InvalidJson(_, s) if *s == StatusCode::PAYLOAD_TOO_LARGE => "body_too_large",
+            ApiError::InvalidJson(..) => "invalid_json",
+            ApiError::InvalidQuery(_) => "invalid_query",
+            ApiError::Conflict(_) => "conflict",
+            ApiError::ImportRefused(_) => "import_refused",
+            ApiError::Internal(_) => "internal",
+        }
+    }
+
+    fn message_zh(&self) -> String {
+        match self {
+            ApiError::Unauthenticated => "未登录或登录已过期".into(),
+            ApiError::BadCredentials => "用户名或密码错误".into(),
+            ApiError::Throttled { retry_after_secs } => {
+                format!("登录失败次数过多，请 {retry_after_secs} 秒后再试")
+            }
+            ApiError::Forbidden => "当前角色无权执行此操作".into(),
+            ApiError::OutOfScope(what) => format!("超出本账号的数据范围：{what}"),
+            ApiError::NotFound(what) => format!("未找到{}", what_zh(what)),
+            ApiError::NotInAnyGrid => "该位置不在任何网格内".into(),
+            ApiError::BadRequest(m) => format!("请求有误：{m}"),
+            ApiError::InvalidJson(m, _) => format!("请求体不是有效的 JSON：{m}"),
+            ApiError::InvalidQuery(m) => format!("查询参数有误：{m}"),
+            ApiError::Conflict(m) => format!("已存在：{m}"),
+            ApiError::ImportRefused(m) => format!("导入被拒绝，未写入任何数据：{m}"),
+            ApiError::Internal(_) => "服务器内部错误".into(),
+        }
+    }
+
+    fn message_en(&self) -> String {
+        match self {
+            ApiError::NotFound(what) => format!("{what} not found"),
+            ApiError::Throttled { retry_after_secs } => {
+                format!("too many failed sign-ins; try again in {retry_after_secs} s")
+            }
+            ApiError::ImportRefused(m) => format!("import refused, nothing was written: {m}"),
+            other => other.to_string(),
+        }
+    }
+}
+
+fn what_zh(what: &str) -> &'static str {
+    match what {
+        "region" => "该区划",
+        "grid" => "该网格",
+        "unit" => "该单位",
+        "account" => "该账号",
+        _ => "所请求的资源",
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        if let ApiError::Internal(detail) = &self {
+            tracing::error!(%detail, "internal error");
+        }
+        let status = self.status();
+        let body = ErrorBody {
+            code: self.code(),
+            message: self.message_zh(),
+            message_en: self.message_en(),
+        };
+        let mut response = (status, axum::Json(body)).into_response();
+        if let ApiError::Throttled { retry_after_secs } = self {
+            if let Ok(v) = HeaderValue::from_str(&retry_after_secs.to_string()) {
+                response.headers_mut().insert(header::RETRY_AFTER, v);
+            }
+        }
+        response
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Conflict(m) => ApiError::Conflict(m),
+            StoreError::Invalid(m) => ApiError::BadRequest(m),
+            StoreError::OutOfScope(m) => ApiError::OutOfScope(m),
+            other => ApiError::Internal(other.to_string()),
+        }
+    }
+}
+
+pub type ApiResult<T> = Result<T, ApiError>;

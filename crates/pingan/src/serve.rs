@@ -1,0 +1,80 @@
+//! `pingan serve`: the HTTP server.
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use pingan_api::{ApiConfig, AppState};
+use pingan_storage::Store;
+
+use crate::config::Settings;
+
+pub async fn serve(settings: &Settings, listen: Option<SocketAddr>) -> anyhow::Result<()> {
+    let store = settings.open_store().await?;
+    run_server(settings, store, listen.unwrap_or(settings.listen)).await
+}
+
+/// Loads the grid index, then binds and serves until Ctrl-C or SIGTERM,
+/// letting requests in flight finish.
+pub async fn run_server(
+    settings: &Settings,
+    store: Arc<dyn Store>,
+    listen: SocketAddr,
+) -> anyhow::Result<()> {
+    let started = Instant::now();
+    let index = pingan_api::imports::load_index(&*store)
+        .await
+        .context("cannot load the grid index")?;
+    tracing::info!(
+        grids = index.len(),
+        ms = started.elapsed().as_millis() as u64,
+        backend = store.backend(),
+        "grid index loaded"
+    );
+    let config = ApiConfig {
+        secure_cookies: settings.secure_cookies,
+        ..ApiConfig::default()
+    };
+    let state = AppState::new(store, index, config);
+    let refresher = pingan_api::spawn_index_refresher(state.clone(), Duration::from_secs(10));
+    let app = pingan_api::router(state);
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("cannot listen on {listen}"))?;
+    tracing::info!(
+        address = %listener.local_addr()?,
+        ms = started.elapsed().as_millis() as u64,
+        "serving; API docs at /api/docs"
+    );
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown_signal())
+    .await?;
+    refresher.abort();
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+    tracing::info!("shutting down");
+}

@@ -1,0 +1,339 @@
+//! Import, export, locate, user and key commands.
+use std::io::{BufWriter, Read, Write};
+use std::path::Path;
+use std::time::Instant;
+
+use anyhow::{bail, Context};
+use pingan_domain::{Role, Scope};
+use pingan_geo::gridfile::GridFileError;
+use pingan_geo::{Crs, Divisions};
+use pingan_storage::{NewAccount, NewGrid, NewRegion, Page, PersonalDataKeys};
+use rand::Rng;
+
+use crate::cli::{LocateArgs, UserCommand};
+use crate::config::Settings;
+use crate::progress::bar;
+
+/// Reads and checks the five division files, then writes them in one transaction.
+pub async fn import_divisions(settings: &Settings, dir: &Path) -> anyhow::Result<()> {
+    let started = Instant::now();
+    let divisions = read_divisions(dir)?;
+    let store = settings.open_store().await?;
+    let summary = write_divisions(&*store, &divisions).await?;
+    println!(
+        "imported {} regions in {:.1} s: {} added, {} renamed or moved, {} re-activated, {} marked inactive, {} unchanged",
+        divisions.regions.len(),
+        started.elapsed().as_secs_f64(),
+        summary.added,
+        summary.renamed,
+        summary.reactivated,
+        summary.deactivated,
+        summary.unchanged
+    );
+    Ok(())
+}
+
+pub fn read_divisions(dir: &Path) -> anyhow::Result<Divisions> {
+    let pb = bar(Divisions::input_size(dir), "reading divisions", true);
+    let read = Divisions::read_dir(dir, &|bytes| pb.set_position(bytes));
+    pb.finish_and_clear();
+    Ok(read?)
+}
+
+pub async fn write_divisions(
+    store: &dyn pingan_storage::Store,
+    divisions: &Divisions,
+) -> anyhow::Result<pingan_storage::DivisionImportSummary> {
+    let rows: Vec<NewRegion> = divisions
+        .regions
+        .iter()
+        .map(|r| NewRegion {
+            code: r.code.clone(),
+            name: r.name.clone(),
+            parent: r.parent.clone(),
+        })
+        .collect();
+    let pb = bar(rows.len() as u64, "writing regions", false);
+    let summary = store
+        .import_divisions(&rows, &|n| pb.set_position(n))
+        .await?;
+    pb.finish_and_clear();
+    Ok(summary)
+}
+
+fn parse_crs(text: &str) -> anyhow::Result<Crs> {
+    text.parse()
+        .map_err(|e: pingan_geo::crs::UnknownCrs| anyhow::anyhow!("{e}"))
+}
+
+/// Validates every feature of a GeoJSON grid file, then writes all of them or none.
+pub async fn import_grids(settings: &Settings, file: &Path, crs: &str) -> anyhow::Result<()> {
+    let started = Instant::now();
+    let crs = parse_crs(crs)?;
+    let text =
+        std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?;
+    let store = settings.open_store().await?;
+    let index = pingan_api::imports::load_index(&*store).await?;
+    let pb = bar(0, "writing grids", false);
+    let result = pingan_api::imports::import_grids(
+        &*store,
+        &index,
+        &text,
+        crs,
+        &Scope::everywhere(),
+        &|n| {
+            pb.set_length(pb.length().unwrap_or(0).max(n));
+            pb.set_position(n);
+        },
+    )
+    .await;
+    pb.finish_and_clear();
+    let report = result.map_err(|e| match e {
+        pingan_api::imports::GridImportError::File(GridFileError::Json {
+            line,
+            column,
+            message,
+        }) => anyhow::anyhow!("{}:{line}:{column}: {message}", file.display()),
+        other => anyhow::anyhow!("{}: nothing imported:\n{other}", file.display()),
+    })?;
+    println!(
+        "imported {} grids from {} in {:.1} s: {} added, {} replaced",
+        report.features,
+        file.display(),
+        started.elapsed().as_secs_f64(),
+        report.added,
+        report.replaced
+    );
+    Ok(())
+}
+
+pub async fn export_grids(
+    settings: &Settings,
+    out: Option<&Path>,
+    under: Option<&str>,
+) -> anyhow::Result<()> {
+    let store = settings.open_store().await?;
+    let scope = Scope::parse(under.unwrap_or("*")).map_err(|e| anyhow::anyhow!("--under: {e}"))?;
+    let rows = store.export_grids(&scope).await?;
+    let mut decoded = Vec::with_capacity(rows.len());
+    for row in &rows {
+        let geometry = pingan_geo::geometry::decode(&row.geometry)
+            .with_context(|| format!("grid {} has a damaged geometry", row.grid.code))?;
+        decoded.push(geometry);
+    }
+    let items = rows
+        .iter()
+        .zip(&decoded)
+        .map(|(r, g)| (r.grid.code.as_str(), r.grid.name.as_str(), g));
+    match out {
+        Some(path) => {
+            let f = std::fs::File::create(path)
+                .with_context(|| format!("cannot create {}", path.display()))?;
+            pingan_geo::gridfile::write_grid_collection(BufWriter::new(f), items)?;
+            eprintln!("wrote {} grids to {}", rows.len(), path.display());
+        }
+        None => {
+            let stdout = std::io::stdout().lock();
+            pingan_geo::gridfile::write_grid_collection(BufWriter::new(stdout), items)?;
+        }
+    }
+    Ok(())
+}
+
+pub async fn locate(settings: &Settings, args: LocateArgs) -> anyhow::Result<()> {
+    let crs = parse_crs(&args.crs)?;
+    let store = settings.open_store().await?;
+    let index = pingan_api::imports::load_index(&*store).await?;
+    let (lng, lat) = pingan_geo::crs::to_wgs84(crs, args.lng, args.lat);
+    let Some(code) = index.locate(lng, lat) else {
+        bail!("({}, {}) lies in no grid", args.lng, args.lat);
+    };
+    let chain: Vec<String> = code
+        .village()
+        .chain()
+        .iter()
+        .map(|c| c.as_str().to_string())
+        .collect();
+    let mut regions = store.region_names(&chain).await?;
+    regions.sort_by_key(|r| r.level);
+    let grid = store.grid(&Scope::everywhere(), code.as_str()).await?;
+    for r in regions {
+        println!("{:9} {} {}", r.level.as_str(), r.code, r.name);
+    }
+    println!(
+        "{:9} {} {}",
+        "grid",
+        code,
+        grid.map(|g| g.grid.name).unwrap_or_default()
+    );
+    Ok(())
+}
+
+pub fn random_password() -> String {
+    const CHARS: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789";
+    let mut rng = rand::rngs::OsRng;
+    (0..16)
+        .map(|_| CHARS[rng.gen_range(0..CHARS.len())] as char)
+        .collect()
+}
+
+pub async fn user(settings: &Settings, cmd: UserCommand) -> anyhow::Result<()> {
+    let store = settings.open_store().await?;
+    let everywhere = Scope::everywhere();
+    match cmd {
+        UserCommand::Add {
+            username,
+            role,
+            scope,
+            unit,
+            display_name,
+            phone,
+            password_stdin,
+        } => {
+            let role: Role = role.parse()?;
+            let scope = Scope::parse(&scope).map_err(|e| anyhow::anyhow!("--scope: {e}"))?;
+            let (password, show) = if password_stdin {
+                let mut p = String::new();
+                std::io::stdin().read_to_string(&mut p)?;
+                (p.trim_end_matches(['\r', '\n']).to_string(), false)
+            } else {
+                (random_password(), true)
+            };
+            anyhow::ensure!(
+                password.chars().count() >= pingan_api::routes::MIN_PASSWORD_LEN,
+                "a password needs at least {} characters",
+                pingan_api::routes::MIN_PASSWORD_LEN
+            );
+            let account = store
+                .create_account(
+                    &everywhere,
+                    &NewAccount {
+                        username: username.clone(),
+                        password_hash: pingan_api::auth::hash_password(&password),
+                        role,
+                        scope,
+                        unit_id: unit,
+                        display_name,
+                        phone,
+                    },
+                )
+                .await?;
+            println!("added account {} (id {})", account.username, account.id);
+            if show {
+                println!("password: {password}");
+            }
+        }
+        UserCommand::List { scope } => {
+            let scope = Scope::parse(&scope).map_err(|e| anyhow::anyhow!("--scope: {e}"))?;
+            let mut page = Page::first(Page::MAX_LIMIT);
+            let mut out = std::io::stdout().lock();
+            writeln!(out, "id\tusername\trole\tscope\tdisabled\tphone")?;
+            loop {
+                let rows = store.accounts(&scope, &page).await?;
+                for a in &rows {
+                    writeln!(
+                        out,
+                        "{}\t{}\t{}\t{}\t{}\t{}",
+                        a.id,
+                        a.username,
+                        a.role,
+                        a.scope,
+                        a.disabled,
+                        a.phone_masked.as_deref().unwrap_or("-")
+                    )?;
+                }
+                match rows.last() {
+                    Some(last) if rows.len() as u32 == page.limit => {
+                        page.after = Some(last.id.to_string())
+                    }
+                    _ => break,
+                }
+            }
+        }
+        UserCommand::Disable { username } => set_disabled(&*store, &username, true).await?,
+        UserCommand::Enable { username } => set_disabled(&*store, &username, false).await?,
+    }
+    Ok(())
+}
+
+async fn set_disabled(
+    store: &dyn pingan_storage::Store,
+    username: &str,
+    disable: bool,
+) -> anyhow::Result<()> {
+    let everywhere = Scope::everywhere();
+    let account = store
+        .account_by_username(&everywhere, username)
+        .await?
+        .with_context(|| format!("no account named {username}"))?;
+    store
+        .set_account_disabled(&everywhere, account.id, disable)
+        .await?;
+    println!(
+        "{} {username}",
+        if disable { "disabled" } else { "enabled" }
+    );
+    Ok(())
+}
+
+/// Adds a key, then re-encrypts every personal field under it.
+pub async fn rotate_keys(settings: &Settings) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        std::env::var(crate::config::KEYS_ENV).is_err(),
+        "keys come from {}: rotate them there",
+        crate::config::KEYS_ENV
+    );
+    let path = &settings.keys_file;
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let rotated = PersonalDataKeys::rotated_text(&text)?;
+    crate::config::write_secret(path, &rotated)?;
+    let store = settings.open_store().await?;
+    let n = store.reencrypt_personal_data().await?;
+    println!(
+        "added key {} to {}; re-encrypted {n} values",
+        PersonalDataKeys::parse(&rotated)?.current_id(),
+        path.display()
+    );
+    Ok(())
+}
+
+/// Loads a national-scale synthetic grid set for benchmarks.
+pub async fn synthetic_grids(
+    settings: &Settings,
+    dir: &Path,
+    per_village: u32,
+    seed: u64,
+) -> anyhow::Result<()> {
+    let started = Instant::now();
+    let divisions = read_divisions(dir)?;
+    let store = settings.open_store().await?;
+    write_divisions(&*store, &divisions).await?;
+    let villages: Vec<_> = divisions
+        .regions
+        .iter()
+        .filter(|r| r.code.level() == pingan_domain::Level::Village)
+        .map(|r| r.code.clone())
+        .collect();
+    let grids = pingan_geo::synthetic::national_grids(&villages, per_village, seed);
+    let rows: Vec<NewGrid> = grids
+        .iter()
+        .map(|(code, g)| NewGrid {
+            code: code.to_string(),
+            name: format!("合成网格{}", &code.as_str()[12..]),
+            geometry: pingan_geo::geometry::encode(g),
+            bbox: pingan_geo::geometry::bbox(g).unwrap_or_default(),
+        })
+        .collect();
+    drop(grids);
+    let pb = bar(rows.len() as u64, "writing grids", false);
+    store.import_grids(&rows, &|n| pb.set_position(n)).await?;
+    pb.finish_and_clear();
+    println!(
+        "{} villages, {} synthetic grids in {:.1} s",
+        villages.len(),
+        rows.len(),
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
