@@ -123,6 +123,16 @@ impl Divisions {
                     }
                 };
                 if !seen.insert(code.as_str().to_string()) {
+                    // A region without children of the next level lists itself
+                    // again one level down with a zero segment: a city without
+                    // counties (东莞 441900), a county without townships (金门
+                    // 350527000). Its 12-digit code is its parent's: the parent
+                    // plays both roles.
+                    let stands_in_for_parent =
+                        parent.as_ref().map(|p| p.as_str()) == Some(code.as_str());
+                    if stands_in_for_parent {
+                        continue;
+                    }
                     return Err(fail(line, format!("duplicate code {raw}")));
                 }
                 regions.push(DivisionRecord {
@@ -275,6 +285,41 @@ mod tests {
         assert!(e.message.contains("does not start with"), "{e}");
         let e = read("330102001001,\"\",330102001,33,3301,330102\n").unwrap_err();
         assert!(e.message.contains("no name"), "{e}");
+    }
+
+    #[test]
+    fn a_city_without_counties_plays_the_county_role() {
+        let dir = std::env::temp_dir().join(format!("pingan-div-dg-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("provinces.csv"), "code,name\n44,广东省\n").unwrap();
+        std::fs::write(
+            dir.join("cities.csv"),
+            "code,name,provinceCode\n4419,东莞市,44\n",
+        )
+        .unwrap();
+        std::fs::write(
+            dir.join("areas.csv"),
+            "code,name,cityCode,provinceCode\n441900,东莞市,4419,44\n",
+        )
+        .unwrap();
+        std::fs::write(
+            dir.join("streets.csv"),
+            "code,name,areaCode,provinceCode,cityCode\n441900003,东城街道,441900,44,4419\n",
+        )
+        .unwrap();
+        std::fs::write(
+            dir.join("villages.csv"),
+            format!("{HEAD}441900003001,温塘社区,441900003,44,4419,441900\n"),
+        )
+        .unwrap();
+        let d = Divisions::read_dir(&dir, &|_| {}).unwrap();
+        std::fs::remove_dir_all(&dir).ok();
+        assert_eq!(d.regions.len(), 4);
+        assert_eq!(d.count(Level::County), 0);
+        assert_eq!(
+            d.regions[2].parent.as_ref().unwrap().as_str(),
+            "441900000000"
+        );
     }
 
     #[test]

@@ -50,6 +50,10 @@ pub enum GeometryDecodeError {
 }
 
 /// Encodes `mp` in the format described in the module documentation.
+///
+/// # Panics
+///
+/// If a count exceeds `u32::MAX` (a geometry of over 64 GB).
 pub fn encode(mp: &MultiPolygon<f64>) -> Vec<u8> {
     let points: usize =
         mp.0.iter()

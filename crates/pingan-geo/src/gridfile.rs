@@ -806,10 +806,10 @@ mod tests {
                 ring.join(",")
             ),
         );
-        let found = problems(&collection(&[huge]));
+        let too_many = problems(&collection(&[huge]));
         assert!(
-            found[0].message.contains("vertices; at most 10000"),
-            "{found:?}"
+            too_many[0].message.contains("vertices; at most 10000"),
+            "{too_many:?}"
         );
 
         // Every problem is on its own line of the error's message.
