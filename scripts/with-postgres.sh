@@ -2,7 +2,8 @@
 # Runs a command with PINGAN_TEST_POSTGRES_URL pointing at a PostgreSQL server.
 # Uses the server already named by PINGAN_TEST_POSTGRES_URL if set; otherwise
 # installs Debian's postgresql when missing and starts a throw-away instance
-# on loopback, removed again when the command ends.
+# on loopback, removed again when the command ends. PINGAN_PG_EXTRA_OPTIONS
+# adds server options (e.g. "-c shared_buffers=4GB") to that instance.
 set -euo pipefail
 
 if [ -n "${PINGAN_TEST_POSTGRES_URL:-}" ]; then
@@ -34,7 +35,7 @@ fi
 "${AS[@]}" "$BIN/initdb" -D "$DIR/data" -U pingan --auth=trust -E UTF8 --locale=C.UTF-8 >/dev/null
 cleanup() { "${AS[@]}" "$BIN/pg_ctl" -D "$DIR/data" -m immediate stop >/dev/null 2>&1 || true; rm -rf "$DIR"; }
 trap cleanup EXIT
-"${AS[@]}" "$BIN/pg_ctl" -D "$DIR/data" -l "$DIR/log" -w -o "-h 127.0.0.1 -p $PORT -k $DIR -c fsync=off -c max_connections=200" start >/dev/null
+"${AS[@]}" "$BIN/pg_ctl" -D "$DIR/data" -l "$DIR/log" -w -o "-h 127.0.0.1 -p $PORT -k $DIR -c fsync=off -c max_connections=200 ${PINGAN_PG_EXTRA_OPTIONS:-}" start >/dev/null
 export PINGAN_TEST_POSTGRES_URL="postgres://pingan@127.0.0.1:$PORT/postgres"
 echo "with-postgres: throw-away PostgreSQL at 127.0.0.1:$PORT" >&2
 "$@"

@@ -83,15 +83,114 @@ pub async fn import_grids(
     })
 }
 
-/// Builds the locate index from every stored grid.
+/// Grids per packed row: large enough that loading is a few hundred reads,
+/// small enough that one row stays a few megabytes.
+const GRIDS_PER_PACK: usize = 10_000;
+
+/// Builds the locate index from every stored grid. Reads the packed copy of
+/// the geometries when it is current (fast), else reads the grid rows and
+/// saves a fresh packed copy for the next start.
 pub async fn load_index(store: &dyn Store) -> Result<LocateIndex, StoreError> {
-    let rows = store.grid_geometries().await?;
-    let mut grids = Vec::with_capacity(rows.len());
-    for (code, blob) in rows {
-        let code = GridCode::parse(&code).map_err(|e| StoreError::Invalid(e.to_string()))?;
-        let geometry = pingan_geo::geometry::decode(&blob)
-            .map_err(|e| StoreError::Invalid(format!("grid {code}: {e}")))?;
-        grids.push((code, geometry));
+    let started = std::time::Instant::now();
+    let (count, latest) = store.grids_fingerprint().await?;
+    let fingerprint = format!("{count}:{latest}:{}", pingan_geo::geometry::FORMAT_VERSION);
+    // Packs are decoded on every core while later ones are still being read.
+    let (tx, rx) = std::sync::mpsc::channel::<(usize, Vec<u8>)>();
+    let rx = std::sync::Arc::new(std::sync::Mutex::new(rx));
+    let threads = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1);
+    let decoders: Vec<_> = (0..threads)
+        .map(|_| {
+            let rx = rx.clone();
+            std::thread::spawn(move || -> Result<Vec<(usize, Vec<Grid>)>, StoreError> {
+                let mut done = Vec::new();
+                loop {
+                    let next = rx.lock().map_err(|_| decoder_failed())?.recv();
+                    let Ok((seq, pack)) = next else { break };
+                    let mut grids = Vec::with_capacity(GRIDS_PER_PACK);
+                    unpack(&pack, &mut grids)?;
+                    done.push((seq, grids));
+                }
+                Ok(done)
+            })
+        })
+        .collect();
+    let mut seq = 0;
+    let current = store
+        .each_grid_pack(&fingerprint, &mut |pack| {
+            // The receivers live until this sender is dropped.
+            let _ = tx.send((seq, pack));
+            seq += 1;
+        })
+        .await?;
+    if !current {
+        let rows = store.grid_geometries().await?;
+        let packs: Vec<Vec<u8>> = rows.chunks(GRIDS_PER_PACK).map(pack).collect();
+        drop(rows);
+        if let Err(e) = store.save_grid_packs(&fingerprint, &packs).await {
+            tracing::warn!(error = %e, "could not save packed grids; the next start reads rows again");
+        }
+        // Whatever was sent before the mismatch is superseded by these.
+        for (i, p) in packs.into_iter().enumerate() {
+            let _ = tx.send((seq + i, p));
+        }
     }
-    Ok(LocateIndex::new(grids))
+    drop(tx);
+    let fetched = started.elapsed();
+    let index = tokio::task::spawn_blocking(move || -> Result<LocateIndex, StoreError> {
+        let mut parts = Vec::new();
+        for d in decoders {
+            parts.extend(d.join().map_err(|_| decoder_failed())??);
+        }
+        parts.sort_unstable_by_key(|(seq, _)| *seq);
+        let from = if current { 0 } else { seq };
+        let grids: Vec<Grid> = parts
+            .into_iter()
+            .filter(|(s, _)| *s >= from)
+            .flat_map(|(_, g)| g)
+            .collect();
+        Ok(LocateIndex::new(grids))
+    })
+    .await
+    .map_err(|_| decoder_failed())??;
+    tracing::debug!(?fetched, built = ?started.elapsed(), grids = index.len(), "grid index loaded");
+    Ok(index)
+}
+
+type Grid = (GridCode, geo::MultiPolygon<f64>);
+
+fn decoder_failed() -> StoreError {
+    StoreError::Invalid("grid decoding failed".into())
+}
+
+/// One pack: for each grid its 15-byte code, the geometry's length (u32 LE)
+/// and the geometry in pingan-geo's encoding.
+fn pack(rows: &[(String, Vec<u8>)]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(rows.iter().map(|(_, g)| 19 + g.len()).sum());
+    for (code, geometry) in rows {
+        out.extend_from_slice(code.as_bytes());
+        out.extend_from_slice(&(geometry.len() as u32).to_le_bytes());
+        out.extend_from_slice(geometry);
+    }
+    out
+}
+
+fn unpack(pack: &[u8], out: &mut Vec<Grid>) -> Result<(), StoreError> {
+    let damaged = || StoreError::Invalid("packed grids are damaged".into());
+    let mut rest = pack;
+    while !rest.is_empty() {
+        if rest.len() < 19 {
+            return Err(damaged());
+        }
+        let code = std::str::from_utf8(&rest[..15]).map_err(|_| damaged())?;
+        let code = GridCode::parse(code).map_err(|e| StoreError::Invalid(e.to_string()))?;
+        let len = u32::from_le_bytes([rest[15], rest[16], rest[17], rest[18]]) as usize;
+        let blob = rest.get(19..19 + len).ok_or_else(damaged)?;
+        let geometry = pingan_geo::geometry::decode(blob)
+            .map_err(|e| StoreError::Invalid(format!("grid {code}: {e}")))?;
+        out.push((code, geometry));
+        rest = &rest[19 + len..];
+    }
+    Ok(())
 }

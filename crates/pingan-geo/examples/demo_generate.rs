@@ -5,7 +5,6 @@
 //! points inside the province's land polygon land in exactly one grid (and in
 //! that grid's village, township and county).
 use std::collections::HashMap;
-use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -13,40 +12,13 @@ use geo::{Area, BoundingRect, CoordsIter, Intersects, MultiPolygon, Point};
 use pingan_domain::RegionCode;
 use pingan_geo::crs::{multipolygon_to_wgs84, Crs};
 use pingan_geo::demo::generate;
-use pingan_geo::{DivisionRecord, Divisions};
+use pingan_geo::Divisions;
 use rstar::{RTree, RTreeObject, AABB};
 
 type Error = Box<dyn std::error::Error>;
 
 fn data_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../data/zhejiang")
-}
-
-/// A minimal reading of the five division files (code and name columns only).
-fn read_divisions(dir: &Path) -> Result<Divisions, Error> {
-    let mut regions = Vec::new();
-    let mut add = |reader: &mut csv::Reader<&[u8]>| -> Result<(), Error> {
-        for row in reader.records() {
-            let row = row?;
-            let code = RegionCode::from_short(&row[0])?;
-            let parent = code.parent();
-            regions.push(DivisionRecord {
-                code,
-                name: row[1].to_string(),
-                parent,
-            });
-        }
-        Ok(())
-    };
-    for file in ["provinces.csv", "cities.csv", "areas.csv", "streets.csv"] {
-        let text = std::fs::read_to_string(dir.join(file))?;
-        add(&mut csv::Reader::from_reader(text.as_bytes()))?;
-    }
-    let mut text = String::new();
-    flate2::read::GzDecoder::new(std::fs::File::open(dir.join("villages.csv.gz"))?)
-        .read_to_string(&mut text)?;
-    add(&mut csv::Reader::from_reader(text.as_bytes()))?;
-    Ok(Divisions { regions })
 }
 
 /// The province outline, converted like the demo converts its counties.
@@ -100,7 +72,7 @@ fn main() -> Result<(), Error> {
         .unwrap_or(100_000);
     let dir = data_dir();
 
-    let divisions = read_divisions(&dir.join("divisions"))?;
+    let divisions = Divisions::read_dir(&dir.join("divisions"), &|_| {})?;
     let start = Instant::now();
     let last = std::sync::atomic::AtomicU64::new(0);
     let progress = |done: u64, total: u64| {

@@ -2,8 +2,7 @@
 //! whose boundary files are small: every region and grid gets a valid polygon,
 //! grids tile each county without overlapping, and points land in exactly one
 //! grid whose village and township contain them too.
-use std::collections::{HashMap, HashSet};
-use std::io::Read;
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use geo::{Area, BooleanOps, BoundingRect, Intersects, MultiPolygon, Point, Rect, Validation};
@@ -15,42 +14,14 @@ fn data_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../data/zhejiang")
 }
 
-/// A minimal reading of the bundled division files, limited to `counties`:
-/// enough for this test without depending on the real divisions reader.
+/// The bundled divisions, limited to `counties` (and their townships and villages).
 fn divisions_for(counties: &[&str]) -> Divisions {
-    let dir = data_dir().join("divisions");
-    let wanted: HashSet<&str> = counties.iter().copied().collect();
-    let mut regions = Vec::new();
-    let mut push = |code: &str, name: &str| {
-        let code = RegionCode::from_short(code).unwrap();
-        let parent = code.parent();
-        regions.push(DivisionRecord {
-            code,
-            name: name.to_string(),
-            parent,
-        });
-    };
-    // (file, column holding the county code)
-    for (file, county_column) in [("areas.csv", 0), ("streets.csv", 2)] {
-        let mut reader = csv::Reader::from_path(dir.join(file)).unwrap();
-        for row in reader.records() {
-            let row = row.unwrap();
-            if wanted.contains(&row[county_column]) {
-                push(&row[0], &row[1]);
-            }
-        }
-    }
-    let mut text = String::new();
-    flate2::read::GzDecoder::new(std::fs::File::open(dir.join("villages.csv.gz")).unwrap())
-        .read_to_string(&mut text)
-        .unwrap();
-    let mut reader = csv::Reader::from_reader(text.as_bytes());
-    for row in reader.records() {
-        let row = row.unwrap();
-        if wanted.contains(&row[5]) {
-            push(&row[0], &row[1]);
-        }
-    }
+    let all = Divisions::read_dir(&data_dir().join("divisions"), &|_| {}).unwrap();
+    let regions = all
+        .regions
+        .into_iter()
+        .filter(|r| r.code.prefix().len() >= 6 && counties.contains(&&r.code.prefix()[..6]))
+        .collect();
     Divisions { regions }
 }
 

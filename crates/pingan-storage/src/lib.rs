@@ -89,6 +89,16 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     async fn grids_fingerprint(&self) -> Result<(i64, i64)>;
     /// Every grid's code and geometry, to build the locate index.
     async fn grid_geometries(&self) -> Result<Vec<(String, Vec<u8>)>>;
+    /// Hands each packed grid geometry row to `each`, in order, as it is read;
+    /// answers false (having handed over nothing usable) when the saved packs
+    /// are missing or were made for another fingerprint.
+    async fn each_grid_pack(
+        &self,
+        fingerprint: &str,
+        each: &mut (dyn FnMut(Vec<u8>) + Send),
+    ) -> Result<bool>;
+    /// Replaces the packed grid geometries.
+    async fn save_grid_packs(&self, fingerprint: &str, packs: &[Vec<u8>]) -> Result<()>;
     /// Grids within both the scope and `under` (a region prefix), by code.
     async fn grids(&self, scope: &Scope, under: &str, page: &Page) -> Result<Vec<Grid>>;
     async fn grid(&self, scope: &Scope, code: &str) -> Result<Option<GridWithGeometry>>;

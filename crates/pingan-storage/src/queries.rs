@@ -421,6 +421,40 @@ macro_rules! store_impl {
                 Ok(out)
             }
 
+            async fn each_grid_pack(
+                &self,
+                fingerprint: &str,
+                each: &mut (dyn FnMut(Vec<u8>) + Send),
+            ) -> crate::Result<bool> {
+                use futures_util::TryStreamExt;
+                use sqlx::Row;
+                let mut rows = sqlx::query("SELECT fingerprint, data FROM grid_packs ORDER BY seq").fetch(&self.pool);
+                let mut any = false;
+                while let Some(row) = rows.try_next().await? {
+                    if row.try_get::<String, _>("fingerprint")? != fingerprint {
+                        return Ok(false);
+                    }
+                    each(row.try_get("data")?);
+                    any = true;
+                }
+                Ok(any)
+            }
+
+            async fn save_grid_packs(&self, fingerprint: &str, packs: &[Vec<u8>]) -> crate::Result<()> {
+                let mut tx = self.pool.begin().await?;
+                sqlx::query("DELETE FROM grid_packs").execute(&mut *tx).await?;
+                for (seq, data) in packs.iter().enumerate() {
+                    sqlx::query("INSERT INTO grid_packs (seq, fingerprint, data) VALUES ($1, $2, $3)")
+                        .bind(seq as i64)
+                        .bind(fingerprint)
+                        .bind(data.as_slice())
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                tx.commit().await?;
+                Ok(())
+            }
+
             async fn grids(
                 &self,
                 scope: &pingan_domain::Scope,
