@@ -21,7 +21,7 @@ if [ -z "$(pg_bin)" ]; then
   $SUDO apt-get update -qq
   $SUDO apt-get install -y -qq postgresql >/dev/null
 fi
-BIN=$(pg_bin)
+PG_BIN=$(pg_bin)
 
 DIR=$(mktemp -d /tmp/pingan-pg.XXXXXX)
 PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
@@ -32,10 +32,10 @@ if [ "$(id -u)" = 0 ]; then
   chown postgres "$DIR"
   AS=(runuser -u postgres --)
 fi
-"${AS[@]}" "$BIN/initdb" -D "$DIR/data" -U pingan --auth=trust -E UTF8 --locale=C.UTF-8 >/dev/null
-cleanup() { "${AS[@]}" "$BIN/pg_ctl" -D "$DIR/data" -m immediate stop >/dev/null 2>&1 || true; rm -rf "$DIR"; }
+"${AS[@]}" "$PG_BIN/initdb" -D "$DIR/data" -U pingan --auth=trust -E UTF8 --locale=C.UTF-8 >/dev/null
+cleanup() { "${AS[@]}" "$PG_BIN/pg_ctl" -D "$DIR/data" -m immediate stop >/dev/null 2>&1 || true; rm -rf "$DIR"; }
 trap cleanup EXIT
-"${AS[@]}" "$BIN/pg_ctl" -D "$DIR/data" -l "$DIR/log" -w -o "-h 127.0.0.1 -p $PORT -k $DIR -c fsync=off -c max_connections=200 ${PINGAN_PG_EXTRA_OPTIONS:-}" start >/dev/null
+"${AS[@]}" "$PG_BIN/pg_ctl" -D "$DIR/data" -l "$DIR/log" -w -o "-h 127.0.0.1 -p $PORT -k $DIR -c fsync=off -c max_connections=200 ${PINGAN_PG_EXTRA_OPTIONS:-}" start >/dev/null
 export PINGAN_TEST_POSTGRES_URL="postgres://pingan@127.0.0.1:$PORT/postgres"
 echo "with-postgres: throw-away PostgreSQL at 127.0.0.1:$PORT" >&2
 "$@"

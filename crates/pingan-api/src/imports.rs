@@ -92,8 +92,7 @@ const GRIDS_PER_PACK: usize = 10_000;
 /// saves a fresh packed copy for the next start.
 pub async fn load_index(store: &dyn Store) -> Result<LocateIndex, StoreError> {
     let started = std::time::Instant::now();
-    let (count, latest) = store.grids_fingerprint().await?;
-    let fingerprint = format!("{count}:{latest}:{}", pingan_geo::geometry::FORMAT_VERSION);
+    let fingerprint = fingerprint_text(store.grids_fingerprint().await?);
     // Packs are decoded on every core while later ones are still being read.
     let (tx, rx) = std::sync::mpsc::channel::<(usize, Vec<u8>)>();
     let rx = std::sync::Arc::new(std::sync::Mutex::new(rx));
@@ -125,12 +124,7 @@ pub async fn load_index(store: &dyn Store) -> Result<LocateIndex, StoreError> {
         })
         .await?;
     if !current {
-        let rows = store.grid_geometries().await?;
-        let packs: Vec<Vec<u8>> = rows.chunks(GRIDS_PER_PACK).map(pack).collect();
-        drop(rows);
-        if let Err(e) = store.save_grid_packs(&fingerprint, &packs).await {
-            tracing::warn!(error = %e, "could not save packed grids; the next start reads rows again");
-        }
+        let packs = repack(store, &fingerprint).await?;
         // Whatever was sent before the mismatch is superseded by these.
         for (i, p) in packs.into_iter().enumerate() {
             let _ = tx.send((seq + i, p));
@@ -159,6 +153,29 @@ pub async fn load_index(store: &dyn Store) -> Result<LocateIndex, StoreError> {
 }
 
 type Grid = (GridCode, geo::MultiPolygon<f64>);
+
+fn fingerprint_text((count, latest): (i64, i64)) -> String {
+    format!("{count}:{latest}:{}", pingan_geo::geometry::FORMAT_VERSION)
+}
+
+/// Reads every grid row and saves the packed copy for `fingerprint`. A failure
+/// to save only costs the next start its speed, so it is logged, not raised.
+async fn repack(store: &dyn Store, fingerprint: &str) -> Result<Vec<Vec<u8>>, StoreError> {
+    let rows = store.grid_geometries().await?;
+    let packs: Vec<Vec<u8>> = rows.chunks(GRIDS_PER_PACK).map(pack).collect();
+    drop(rows);
+    if let Err(e) = store.save_grid_packs(fingerprint, &packs).await {
+        tracing::warn!(error = %e, "could not save packed grids; the next start reads rows again");
+    }
+    Ok(packs)
+}
+
+/// Brings the packed copy of the grids up to date after an import by another
+/// route than the running server, so the next start is fast.
+pub async fn refresh_grid_packs(store: &dyn Store) -> Result<(), StoreError> {
+    let fingerprint = fingerprint_text(store.grids_fingerprint().await?);
+    repack(store, &fingerprint).await.map(drop)
+}
 
 fn decoder_failed() -> StoreError {
     StoreError::Invalid("grid decoding failed".into())

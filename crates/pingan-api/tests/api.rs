@@ -769,6 +769,15 @@ async fn openapi_lists_every_route(store: Arc<dyn Store>) {
         !html.contains("http://") && !html.contains("https://"),
         "the viewer loads nothing from outside"
     );
+    let req = Request::builder()
+        .uri("/healthz")
+        .body(Body::empty())
+        .unwrap();
+    let res = f.app.clone().oneshot(req).await.unwrap();
+    assert!(
+        res.headers().get("x-request-id").is_some(),
+        "every response carries a request id"
+    );
     let (status, health) = call(&f.app, Method::GET, "/healthz", None, None).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(health["grids"], 4);

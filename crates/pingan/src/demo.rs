@@ -106,6 +106,7 @@ async fn build(settings: &Settings, store: &dyn Store, seed: u64) -> anyhow::Res
     let pb = bar(grids.len() as u64, "writing grids", false);
     store.import_grids(&grids, &|n| pb.set_position(n)).await?;
     pb.finish_and_clear();
+    pingan_api::imports::refresh_grid_packs(store).await?;
     println!(
         "geography: {} region polygons, {} grids (seed {seed})",
         shapes.len(),
@@ -161,7 +162,7 @@ async fn create_people(store: &dyn Store, divisions: &Divisions) -> anyhow::Resu
         let region = region.clone();
         async move {
             store
-                .create_unit(&everywhere_scope(), &NewUnit { name, kind, region })
+                .create_unit(&Scope::everywhere(), &NewUnit { name, kind, region })
                 .await
         }
     };
@@ -304,8 +305,4 @@ async fn create_people(store: &dyn Store, divisions: &Divisions) -> anyhow::Resu
         writeln!(lines, "{username}\t{password}\t{role}\t{scope}")?;
     }
     Ok(lines)
-}
-
-fn everywhere_scope() -> Scope {
-    Scope::everywhere()
 }

@@ -88,6 +88,9 @@ pub async fn import_grids(settings: &Settings, file: &Path, crs: &str) -> anyhow
     )
     .await;
     pb.finish_and_clear();
+    if result.is_ok() {
+        pingan_api::imports::refresh_grid_packs(&*store).await?;
+    }
     let report = result.map_err(|e| match e {
         pingan_api::imports::GridImportError::File(GridFileError::Json {
             line,
@@ -329,6 +332,8 @@ pub async fn synthetic_grids(
     let pb = bar(rows.len() as u64, "writing grids", false);
     store.import_grids(&rows, &|n| pb.set_position(n)).await?;
     pb.finish_and_clear();
+    drop(rows);
+    pingan_api::imports::refresh_grid_packs(&*store).await?;
     println!(
         "{} villages, {} synthetic grids in {:.1} s",
         villages.len(),

@@ -386,3 +386,38 @@ fn demo_builds_zhejiang_and_its_accounts_sign_in() {
     server.stop();
     std::fs::remove_dir_all(&data).ok();
 }
+
+#[test]
+fn config_file_is_read_and_its_faults_name_the_line() {
+    let data = temp_dir("config");
+    let config = data.join("pingan.toml");
+    let elsewhere = data.join("elsewhere");
+    std::fs::write(
+        &config,
+        format!("# test\ndata = {:?}\n", elsewhere.display().to_string()),
+    )
+    .unwrap();
+    let out = Command::new(BIN)
+        .arg("--config")
+        .arg(&config)
+        .args(["user", "list"])
+        .output()
+        .unwrap();
+    ok(&out);
+    assert!(
+        elsewhere.join("pingan.sqlite").exists(),
+        "the data directory comes from the file"
+    );
+
+    std::fs::write(&config, "data = \"x\"\nlisten = 5\n").unwrap();
+    let out = Command::new(BIN)
+        .arg("--config")
+        .arg(&config)
+        .args(["user", "list"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("pingan.toml:2"), "{err}");
+    std::fs::remove_dir_all(&data).ok();
+}
