@@ -303,6 +303,19 @@ mod tests {
     }
 
     #[test]
+    fn throttle_locks_an_address_trying_many_accounts() {
+        let t = LoginThrottle::default();
+        let attacker: SocketAddr = "10.0.0.9:5000".parse().unwrap();
+        let other: SocketAddr = "10.0.0.10:5000".parse().unwrap();
+        for i in 0..MAX_PER_ADDRESS {
+            assert!(t.check(&format!("user{i}"), Some(attacker)).is_none());
+            t.record_failure(&format!("user{i}"), Some(attacker));
+        }
+        assert!(t.check("someone-new", Some(attacker)).is_some());
+        assert!(t.check("someone-new", Some(other)).is_none());
+    }
+
+    #[test]
     fn passwords_verify_only_with_the_right_password() {
         let h = hash_password("s3cret");
         assert!(verify_password("s3cret", &h));

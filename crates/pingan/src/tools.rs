@@ -332,12 +332,12 @@ pub async fn synthetic_grids(
     let pb = bar(rows.len() as u64, "writing grids", false);
     store.import_grids(&rows, &|n| pb.set_position(n)).await?;
     pb.finish_and_clear();
+    let written = rows.len();
     drop(rows);
     pingan_api::imports::refresh_grid_packs(&*store).await?;
     println!(
-        "{} villages, {} synthetic grids in {:.1} s",
+        "{} villages, {written} synthetic grids in {:.1} s",
         villages.len(),
-        rows.len(),
         started.elapsed().as_secs_f64()
     );
     Ok(())
