@@ -3,11 +3,14 @@
 //! databases or HTTP, so every rule here can be tested in isolation.
 #![forbid(unsafe_code)]
 
+pub mod calendar;
+pub mod category;
 pub mod codes;
 pub mod mask;
 pub mod role;
 pub mod scope;
 pub mod unit;
+pub mod workflow;
 
 pub use codes::{CodeError, GridCode, Level, RegionCode};
 pub use role::Role;
