@@ -1219,28 +1219,7 @@ impl<'de> Deserialize<'de> for TimeLimit {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// SplitMix64: a tiny deterministic generator, so failures reproduce.
-    struct Rng(u64);
-
-    impl Rng {
-        fn next(&mut self) -> u64 {
-            self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-            let mut z = self.0;
-            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-            z ^ (z >> 31)
-        }
-
-        /// Uniform in `lo..hi`.
-        fn range(&mut self, lo: i64, hi: i64) -> i64 {
-            lo + (self.next() % (hi - lo) as u64) as i64
-        }
-
-        fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
-            &items[self.range(0, items.len() as i64) as usize]
-        }
-    }
+    use crate::random::SplitMix64;
 
     fn at(s: &str) -> i64 {
         s.parse::<LocalDateTime>().unwrap().to_utc_ms()
@@ -1279,32 +1258,32 @@ mod tests {
     /// A start instant between mid-December 2024 and mid-January 2028 (so
     /// across every year boundary of the data): a random millisecond, a
     /// whole minute, or a period boundary give or take a millisecond.
-    fn random_instant(rng: &mut Rng, cal: &Calendar) -> i64 {
+    fn random_instant(rng: &mut SplitMix64, cal: &Calendar) -> i64 {
         let first = date("2024-12-15").days_since_epoch();
         let last = date("2028-01-15").days_since_epoch();
-        let day = rng.range(first, last);
-        let ms = match rng.range(0, 3) {
-            0 => rng.range(0, MS_PER_DAY),
-            1 => rng.range(0, 24 * 60) * MS_PER_MINUTE,
+        let day = rng.range_i64(first, last);
+        let ms = match rng.range_i64(0, 3) {
+            0 => rng.range_i64(0, MS_PER_DAY),
+            1 => rng.range_i64(0, 24 * 60) * MS_PER_MINUTE,
             _ => {
                 let p = rng.pick(cal.working_hours().periods());
-                let edge = if rng.range(0, 2) == 0 {
+                let edge = if rng.range_i64(0, 2) == 0 {
                     p.start_ms()
                 } else {
                     p.end_ms()
                 };
-                edge + rng.range(-1, 2)
+                edge + rng.range_i64(-1, 2)
             }
         };
         utc_of_local(day, ms)
     }
 
-    fn random_minutes(rng: &mut Rng) -> i64 {
-        match rng.range(0, 4) {
-            0 => rng.range(0, 60),
-            1 => rng.range(0, 1_000),
-            2 => rng.range(0, 20_000),
-            _ => rng.range(0, 200_000),
+    fn random_minutes(rng: &mut SplitMix64) -> i64 {
+        match rng.range_i64(0, 4) {
+            0 => rng.range_i64(0, 60),
+            1 => rng.range_i64(0, 1_000),
+            2 => rng.range_i64(0, 20_000),
+            _ => rng.range_i64(0, 200_000),
         }
     }
 
@@ -1542,7 +1521,7 @@ mod tests {
 
     #[test]
     fn property_deadlines_are_working_time_and_inverted_by_between() {
-        let mut rng = Rng(0x5EED_0001);
+        let mut rng = SplitMix64::new(0x5EED_0001);
         for cal in calendars() {
             for _ in 0..3_000 {
                 let s = random_instant(&mut rng, &cal);
@@ -1570,7 +1549,7 @@ mod tests {
                     assert_eq!(due, cal.next_working_moment(s), "{}", ctx());
                 }
                 // Monotonic, and strictly so in the minutes.
-                let k = rng.range(0, 3_000);
+                let k = rng.range_i64(0, 3_000);
                 let later = cal.add_working_duration(s, m + k);
                 assert!(later >= due, "{} then +{k}", ctx());
                 if k > 0 {
@@ -1593,11 +1572,11 @@ mod tests {
     #[test]
     fn property_deadlines_match_a_minute_by_minute_count() {
         let entries = shipped_entries();
-        let mut rng = Rng(0x5EED_0002);
+        let mut rng = SplitMix64::new(0x5EED_0002);
         for cal in calendars() {
             for _ in 0..150 {
                 let s = random_instant(&mut rng, &cal).div_euclid(MS_PER_MINUTE) * MS_PER_MINUTE;
-                let m = rng.range(1, 1_500);
+                let m = rng.range_i64(1, 1_500);
                 let (mut t, mut left) = (s, m);
                 while left > 0 {
                     if oracle_working_minute(&cal, &entries, t) {
@@ -1619,7 +1598,7 @@ mod tests {
     #[test]
     fn property_working_time_matches_the_files() {
         let entries = shipped_entries();
-        let mut rng = Rng(0x5EED_0003);
+        let mut rng = SplitMix64::new(0x5EED_0003);
         for cal in calendars() {
             for _ in 0..3_000 {
                 let t = random_instant(&mut rng, &cal);
@@ -1652,7 +1631,7 @@ mod tests {
 
     #[test]
     fn property_next_working_moment_is_the_first_one() {
-        let mut rng = Rng(0x5EED_0004);
+        let mut rng = SplitMix64::new(0x5EED_0004);
         for cal in calendars() {
             for _ in 0..300 {
                 let t = random_instant(&mut rng, &cal);
@@ -1675,11 +1654,11 @@ mod tests {
     #[test]
     fn property_working_days_keep_the_clock_and_count_days() {
         let entries = shipped_entries();
-        let mut rng = Rng(0x5EED_0005);
+        let mut rng = SplitMix64::new(0x5EED_0005);
         for cal in calendars() {
             for _ in 0..1_000 {
                 let s = random_instant(&mut rng, &cal);
-                let n = rng.range(0, 40) as u32;
+                let n = rng.range_i64(0, 40) as u32;
                 let due = cal.add_working_days(s, n);
                 let from = cal.next_working_moment(s);
                 let ctx = || format!("{} + {n} wd under {} = {}", show(s), cal.hours, show(due));
@@ -1706,7 +1685,7 @@ mod tests {
 
     #[test]
     fn property_between_is_additive_and_antisymmetric() {
-        let mut rng = Rng(0x5EED_0006);
+        let mut rng = SplitMix64::new(0x5EED_0006);
         for cal in calendars() {
             for _ in 0..2_000 {
                 let a = random_instant(&mut rng, &cal);
@@ -1728,16 +1707,16 @@ mod tests {
     #[test]
     fn property_day_counts_match_a_walk() {
         let cal = Calendar::shipped();
-        let mut rng = Rng(0x5EED_0007);
+        let mut rng = SplitMix64::new(0x5EED_0007);
         let first = date("2024-12-01").days_since_epoch();
         for _ in 0..2_000 {
-            let a = rng.range(first, first + 1_200);
-            let b = rng.range(first, first + 1_200);
+            let a = rng.range_i64(first, first + 1_200);
+            let b = rng.range_i64(first, first + 1_200);
             let (lo, hi) = (a.min(b), a.max(b));
             let walked = (lo..hi).filter(|d| cal.day_works(*d)).count() as i64;
             let sign = if a <= b { 1 } else { -1 };
             assert_eq!(cal.working_days_in(a, b), sign * walked);
-            let n = rng.range(-60, 60);
+            let n = rng.range_i64(-60, 60);
             let d = cal.nth_working_day(a, n);
             assert!(cal.day_works(d));
             assert_eq!(cal.working_days_in(a, d), n, "base {a} n {n}");
@@ -1847,9 +1826,9 @@ mod tests {
         ] {
             assert!(bad.parse::<TimeLimit>().is_err(), "{bad:?}");
         }
-        let mut rng = Rng(0x5EED_0008);
+        let mut rng = SplitMix64::new(0x5EED_0008);
         for _ in 0..2_000 {
-            let n = rng.next() as u32 >> rng.range(0, 32);
+            let n = rng.next_u64() as u32 >> rng.range_i64(0, 32);
             let limit = *rng.pick(&[
                 TimeLimit::WorkingMinutes(n),
                 TimeLimit::WorkingHours(n),
@@ -1971,9 +1950,9 @@ mod tests {
         ] {
             assert!(bad.parse::<LocalDateTime>().is_err(), "{bad:?}");
         }
-        let mut rng = Rng(0x5EED_0009);
+        let mut rng = SplitMix64::new(0x5EED_0009);
         for _ in 0..2_000 {
-            let t = rng.range(-10_000_000_000_000, 10_000_000_000_000);
+            let t = rng.range_i64(-10_000_000_000_000, 10_000_000_000_000);
             let local = LocalDateTime::from_utc_ms(t);
             assert_eq!(local.to_utc_ms(), t);
             if (0..=9999).contains(&local.date().year()) {

@@ -11,19 +11,15 @@
 use std::time::Instant;
 
 use geo::{Coord, LineString, MultiPolygon, Polygon};
+use pingan_domain::random::SplitMix64;
 use pingan_domain::GridCode;
 use pingan_geo::gridfile::{find_overlaps_with, parse_grid_collection, write_grid_collection};
 use pingan_geo::{Crs, LocateIndex};
 
-fn mix(mut z: u64) -> u64 {
-    z = z.wrapping_add(0x9E37_79B9_7F4A_7C15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
-}
-
+/// In [-0.5, 0.5): a pure function of `key` (the first draw of the stream
+/// seeded with it), so the grids on both sides of a corner or edge agree.
 fn jitter(key: u64) -> f64 {
-    (mix(key) >> 11) as f64 / (1u64 << 53) as f64 - 0.5
+    SplitMix64::new(key).next_f64() - 0.5
 }
 
 /// A tiling of `cols` × `rows` grids of about 300 m near Hangzhou: shared,

@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use geo::{Area, BoundingRect, CoordsIter, Intersects, MultiPolygon, Point};
+use pingan_domain::random::SplitMix64;
 use pingan_domain::RegionCode;
 use pingan_geo::crs::{multipolygon_to_wgs84, Crs};
 use pingan_geo::demo::generate;
@@ -136,20 +137,13 @@ fn main() -> Result<(), Error> {
             .collect(),
     );
     let bbox = outline.bounding_rect().ok_or("empty province outline")?;
-    let mut state = seed ^ 0x5EED;
-    let mut next = || {
-        state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = state;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        ((z ^ (z >> 31)) >> 11) as f64 / (1u64 << 53) as f64
-    };
+    let mut rng = SplitMix64::new(seed ^ 0x5EED);
     let (mut tested, mut none, mut many, mut unnested) = (0usize, 0usize, 0usize, 0usize);
     let check_start = Instant::now();
     while tested < samples {
         let p = Point::new(
-            bbox.min().x + next() * bbox.width(),
-            bbox.min().y + next() * bbox.height(),
+            bbox.min().x + rng.next_f64() * bbox.width(),
+            bbox.min().y + rng.next_f64() * bbox.height(),
         );
         if !outline.intersects(&p) {
             continue;

@@ -30,10 +30,10 @@ use geo::{
     Area, BooleanOps, BoundingRect, Centroid, Coord, InteriorPoint, LineString, MultiPolygon,
     Polygon, Rect,
 };
+use pingan_domain::random::{mix64, SplitMix64};
 use pingan_domain::{CodeError, GridCode, Level, RegionCode};
 
 use crate::crs::{multipolygon_to_wgs84, Crs};
-use crate::synthetic::{mix64, SplitMix64};
 use crate::{DivisionRecord, Divisions};
 
 /// How many grids each generated village is split into.
@@ -668,19 +668,19 @@ impl<'a> Shape<'a> {
     fn sample(&self, rng: &mut SplitMix64, xs: &mut Vec<f64>) -> Option<Coord<f64>> {
         let (min, max) = (self.bbox.min(), self.bbox.max());
         for attempt in 0..64 {
-            let y = rng.range(min.y, max.y);
+            let y = rng.range_f64(min.y, max.y);
             self.crossings(y, xs);
             if xs.len() < 2 {
                 continue;
             }
-            let x = rng.range(min.x, max.x);
+            let x = rng.range_f64(min.x, max.x);
             if xs.iter().filter(|&&c| c < x).count() % 2 == 1 {
                 return Some(Coord { x, y });
             }
             if attempt >= 8 {
                 let inside: f64 = xs.chunks_exact(2).map(|w| w[1] - w[0]).sum();
                 if inside > 0.0 {
-                    let mut t = rng.range(0.0, inside);
+                    let mut t = rng.range_f64(0.0, inside);
                     for w in xs.chunks_exact(2) {
                         let len = w[1] - w[0];
                         if t < len {

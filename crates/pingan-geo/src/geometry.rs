@@ -203,37 +203,20 @@ pub fn bbox(mp: &MultiPolygon<f64>) -> Option<[f64; 4]> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use pingan_domain::random::SplitMix64;
 
-    /// Deterministic pseudo-random numbers (SplitMix64) so the tests need no crate.
-    struct Rng(u64);
-    impl Rng {
-        fn next(&mut self) -> u64 {
-            self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-            let mut z = self.0;
-            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-            z ^ (z >> 31)
-        }
-        fn below(&mut self, n: u64) -> u64 {
-            self.next() % n
-        }
-        fn unit(&mut self) -> f64 {
-            (self.next() >> 11) as f64 / (1u64 << 53) as f64
-        }
-    }
-
-    fn random_multipolygon(rng: &mut Rng) -> MultiPolygon<f64> {
+    fn random_multipolygon(rng: &mut SplitMix64) -> MultiPolygon<f64> {
         let n_polygons = rng.below(4) as usize;
         MultiPolygon(
             (0..n_polygons)
                 .map(|_| {
-                    let ring = |rng: &mut Rng| {
+                    let ring = |rng: &mut SplitMix64| {
                         let n = 3 + rng.below(40) as usize;
                         LineString(
                             (0..n)
                                 .map(|_| Coord {
-                                    x: 73.0 + 62.0 * rng.unit(),
-                                    y: 18.0 + 35.0 * rng.unit(),
+                                    x: 73.0 + 62.0 * rng.next_f64(),
+                                    y: 18.0 + 35.0 * rng.next_f64(),
                                 })
                                 .collect(),
                         )
@@ -249,7 +232,7 @@ mod tests {
 
     #[test]
     fn round_trips_random_geometries() {
-        let mut rng = Rng(7);
+        let mut rng = SplitMix64::new(7);
         for _ in 0..500 {
             let mp = random_multipolygon(&mut rng);
             let bytes = encode(&mp);
@@ -260,7 +243,7 @@ mod tests {
 
     #[test]
     fn every_truncation_is_an_error() {
-        let mut rng = Rng(11);
+        let mut rng = SplitMix64::new(11);
         for _ in 0..50 {
             let mp = random_multipolygon(&mut rng);
             let bytes = encode(&mp);
@@ -275,10 +258,10 @@ mod tests {
 
     #[test]
     fn garbage_never_panics() {
-        let mut rng = Rng(13);
+        let mut rng = SplitMix64::new(13);
         for _ in 0..20_000 {
             let len = rng.below(200) as usize;
-            let mut bytes: Vec<u8> = (0..len).map(|_| rng.next() as u8).collect();
+            let mut bytes: Vec<u8> = (0..len).map(|_| rng.next_u64() as u8).collect();
             if !bytes.is_empty() && rng.below(2) == 0 {
                 bytes[0] = FORMAT_VERSION;
             }
@@ -289,7 +272,7 @@ mod tests {
             let mut bytes = encode(&random_multipolygon(&mut rng));
             if bytes.len() > 1 {
                 let i = 1 + rng.below(bytes.len() as u64 - 1) as usize;
-                bytes[i] = rng.next() as u8;
+                bytes[i] = rng.next_u64() as u8;
             }
             let _ = decode(&bytes);
         }

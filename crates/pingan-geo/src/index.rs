@@ -1078,20 +1078,7 @@ mod tests {
     use super::*;
     use geo::coordinate_position::{CoordPos, CoordinatePosition};
     use geo::{Contains, Polygon};
-
-    struct Rng(u64);
-    impl Rng {
-        fn next(&mut self) -> u64 {
-            self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-            let mut z = self.0;
-            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-            z ^ (z >> 31)
-        }
-        fn unit(&mut self) -> f64 {
-            (self.next() >> 11) as f64 / (1u64 << 53) as f64
-        }
-    }
+    use pingan_domain::random::SplitMix64;
 
     fn code(n: usize) -> GridCode {
         GridCode::parse(&format!("330102{:06}{:03}", n / 999, n % 999 + 1)).unwrap()
@@ -1110,12 +1097,12 @@ mod tests {
         step: f64,
         seed: u64,
     ) -> Vec<(GridCode, MultiPolygon<f64>)> {
-        let mut rng = Rng(seed);
+        let mut rng = SplitMix64::new(seed);
         let nodes: Vec<Vec<(f64, f64)>> = (0..=rows)
             .map(|r| {
                 (0..=cols)
                     .map(|c| {
-                        let jitter = |rng: &mut Rng| (rng.unit() - 0.5) * 0.6 * step;
+                        let jitter = |rng: &mut SplitMix64| (rng.next_f64() - 0.5) * 0.6 * step;
                         (
                             origin.0 + c as f64 * step + jitter(&mut rng),
                             origin.1 + r as f64 * step + jitter(&mut rng),
@@ -1167,11 +1154,11 @@ mod tests {
         let grids = jittered_lattice(30, 20, (120.0, 30.0), 0.01, 1);
         let index = LocateIndex::new(grids.clone());
         assert_eq!(index.len(), 600);
-        let mut rng = Rng(2);
+        let mut rng = SplitMix64::new(2);
         for _ in 0..20_000 {
             // Some points fall outside the lattice on purpose.
-            let x = 119.99 + 0.32 * rng.unit();
-            let y = 29.99 + 0.22 * rng.unit();
+            let x = 119.99 + 0.32 * rng.next_f64();
+            let y = 29.99 + 0.22 * rng.next_f64();
             check_point(&grids, &index, x, y);
         }
     }
@@ -1327,12 +1314,12 @@ mod tests {
         ));
         let index = LocateIndex::new(grids.clone());
         assert!(index.cells.subtables > 0, "{index:?}");
-        let mut rng = Rng(6);
+        let mut rng = SplitMix64::new(6);
         for i in 0..30_000 {
             let (x, y) = match i % 3 {
-                0 => (120.0 + 0.06 * rng.unit(), 30.0 + 0.06 * rng.unit()),
-                1 => (90.0 + 5.0 * rng.unit(), 40.0 + 5.0 * rng.unit()),
-                _ => (85.0 + 40.0 * rng.unit(), 15.0 + 35.0 * rng.unit()),
+                0 => (120.0 + 0.06 * rng.next_f64(), 30.0 + 0.06 * rng.next_f64()),
+                1 => (90.0 + 5.0 * rng.next_f64(), 40.0 + 5.0 * rng.next_f64()),
+                _ => (85.0 + 40.0 * rng.next_f64(), 15.0 + 35.0 * rng.next_f64()),
             };
             check_point(&grids, &index, x, y);
         }
@@ -1404,7 +1391,7 @@ mod tests {
         let index = LocateIndex::new(grids.clone());
         let offsets = records::walk(&index.records);
         assert_eq!(offsets.len(), grids.len());
-        let mut rng = Rng(10);
+        let mut rng = SplitMix64::new(10);
         let mut decided = 0usize;
         let mut unsure = 0usize;
         for (_, mp) in &grids {
@@ -1415,11 +1402,11 @@ mod tests {
             for (ring, _) in closed_rings(mp) {
                 for w in ring.windows(2) {
                     for _ in 0..50 {
-                        let t = rng.unit();
+                        let t = rng.next_f64();
                         // Distance from the edge: exactly on it, then ever further.
-                        let scale = [0.0, 1e-12, 1e-9, 1e-7, 1e-5, 1e-3][(rng.next() % 6) as usize];
-                        let x = w[0].x + (w[1].x - w[0].x) * t + (rng.unit() - 0.5) * scale;
-                        let y = w[0].y + (w[1].y - w[0].y) * t + (rng.unit() - 0.5) * scale;
+                        let scale = [0.0, 1e-12, 1e-9, 1e-7, 1e-5, 1e-3][(rng.below(6)) as usize];
+                        let x = w[0].x + (w[1].x - w[0].x) * t + (rng.next_f64() - 0.5) * scale;
+                        let y = w[0].y + (w[1].y - w[0].y) * t + (rng.next_f64() - 0.5) * scale;
                         let exact = multipolygon_contains(mp, x, y);
                         match records::test(&index.records, offset, x, y) {
                             records::Test::Inside(_) => {

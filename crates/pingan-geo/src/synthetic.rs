@@ -22,6 +22,7 @@
 //! province's grids form a compact region whose size is proportional to its
 //! village count.
 use geo::{Coord, LineString, MultiPolygon, Polygon};
+use pingan_domain::random::{mix64, SplitMix64};
 use pingan_domain::{GridCode, RegionCode};
 
 /// China's rough extent: the synthetic lattice covers this rectangle.
@@ -34,45 +35,6 @@ const MAX_LAT: f64 = 53.0;
 const CORNER_JITTER: f64 = 0.15;
 /// Largest sideways displacement of an extra edge vertex, in cell units.
 const EDGE_BULGE: f64 = 0.05;
-
-/// SplitMix64: tiny, fast, and good enough for placing synthetic geometry.
-/// Hand-written so the crate needs no `rand` dependency and the sequence never
-/// changes under us between library versions (determinism is part of the API).
-#[derive(Debug, Clone)]
-pub(crate) struct SplitMix64(u64);
-
-impl SplitMix64 {
-    pub(crate) fn new(seed: u64) -> Self {
-        SplitMix64(seed)
-    }
-
-    pub(crate) fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        mix64(self.0)
-    }
-
-    /// Uniform in [0, 1).
-    pub(crate) fn next_f64(&mut self) -> f64 {
-        (self.next_u64() >> 11) as f64 * (1.0 / (1u64 << 53) as f64)
-    }
-
-    /// Uniform in [lo, hi).
-    pub(crate) fn range(&mut self, lo: f64, hi: f64) -> f64 {
-        lo + (hi - lo) * self.next_f64()
-    }
-
-    /// Uniform in 0..n (n > 0); the modulo bias is irrelevant at our sizes.
-    pub(crate) fn below(&mut self, n: u64) -> u64 {
-        self.next_u64() % n.max(1)
-    }
-}
-
-/// SplitMix64's finaliser, also used to hash lattice positions.
-pub(crate) fn mix64(mut z: u64) -> u64 {
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
-}
 
 /// A random stream that depends only on the seed and one lattice feature, so
 /// both cells touching that feature draw the same numbers.
@@ -111,8 +73,8 @@ impl Lattice {
     /// so the covered area is exactly the extent rectangle.
     fn corner(&self, i: u32, j: u32) -> (f64, f64) {
         let mut rng = feature_rng(self.seed, 0, i, j);
-        let dx = rng.range(-CORNER_JITTER, CORNER_JITTER);
-        let dy = rng.range(-CORNER_JITTER, CORNER_JITTER);
+        let dx = rng.range_f64(-CORNER_JITTER, CORNER_JITTER);
+        let dy = rng.range_f64(-CORNER_JITTER, CORNER_JITTER);
         let dx = if i == 0 || i == self.cols { 0.0 } else { dx };
         let dy = if j == 0 || j == self.rows { 0.0 } else { dy };
         (i as f64 + dx, j as f64 + dy)
@@ -147,11 +109,11 @@ impl Lattice {
                 // Evenly spaced slots inside [0.25, 0.75] keep the extra vertices
                 // in order along the edge and away from the corners' cones.
                 let slot = 0.5 / count as f64;
-                let t = 0.25 + slot * (k as f64 + rng.range(0.2, 0.8));
+                let t = 0.25 + slot * (k as f64 + rng.range_f64(0.2, 0.8));
                 let bulge = if on_rim {
                     0.0
                 } else {
-                    rng.range(-EDGE_BULGE, EDGE_BULGE)
+                    rng.range_f64(-EDGE_BULGE, EDGE_BULGE)
                 };
                 (a.0 + t * vx + bulge * nx, a.1 + t * vy + bulge * ny)
             })
@@ -374,8 +336,8 @@ pub fn random_points_in(
         let mut p = (0.0, 0.0);
         for _ in 0..8 {
             p = (
-                rng.range(rect.min().x, rect.max().x),
-                rng.range(rect.min().y, rect.max().y),
+                rng.range_f64(rect.min().x, rect.max().x),
+                rng.range_f64(rect.min().y, rect.max().y),
             );
             if rect == overall || inside.contains(&geo::Point::new(p.0, p.1)) {
                 break;

@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use geo::{Area, BooleanOps, BoundingRect, Intersects, MultiPolygon, Point, Rect, Validation};
+use pingan_domain::random::SplitMix64;
 use pingan_domain::RegionCode;
 use pingan_geo::demo::{generate, DemoError, DemoGeography};
 use pingan_geo::{DivisionRecord, Divisions};
@@ -36,18 +37,6 @@ fn build(divisions: &Divisions, seed: u64) -> DemoGeography {
     assert_eq!(done, total);
     assert_eq!(total as usize, geo.regions.len() + geo.grids.len());
     geo
-}
-
-/// SplitMix64, to draw test points without a `rand` dependency.
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> f64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        ((z ^ (z >> 31)) >> 11) as f64 / (1u64 << 53) as f64
-    }
 }
 
 #[test]
@@ -131,12 +120,12 @@ fn two_counties_are_tiled_by_nested_valid_polygons() {
         // Random points in the county: exactly one grid, and its village,
         // township and county contain the point too.
         let bbox = county_poly.bounding_rect().unwrap();
-        let mut rng = Rng(county.parse().unwrap());
+        let mut rng = SplitMix64::new(county.parse().unwrap());
         let mut tested = 0;
         while tested < 1500 {
             let p = Point::new(
-                bbox.min().x + rng.next() * bbox.width(),
-                bbox.min().y + rng.next() * bbox.height(),
+                bbox.min().x + rng.next_f64() * bbox.width(),
+                bbox.min().y + rng.next_f64() * bbox.height(),
             );
             if !county_poly.intersects(&p) {
                 continue;
