@@ -32,7 +32,7 @@ run() { # LABEL DATA [--database-url URL]
   local label=$1 data=$2; shift 2
   echo "$label: loading divisions and synthetic grids"
   "$PINGAN_BIN" --data "$data" "$@" synthetic-grids "$DIV"
-  echo "$label: first start (reads grid rows, saves packed copy)"
+  echo "$label: first start"
   start_once "$data" "$@"
   echo "$label: later starts"
   for _ in 1 2 3; do start_once "$data" "$@"; done
