@@ -3,6 +3,7 @@
 //! caller's [`Scope`], so no handler can forget it.
 #![forbid(unsafe_code)]
 
+pub mod chain;
 mod migrate;
 pub mod personal;
 mod postgres;
@@ -16,6 +17,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use pingan_domain::{Role, Scope};
 
+pub use chain::{ChainFault, LogEntry, NewLogEntry};
 pub use personal::{KeyError, PersonalDataKeys};
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
@@ -138,6 +140,14 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// The account of a live session: not revoked, not expired, account enabled.
     async fn session_account(&self, token_hash: &[u8], now: i64) -> Result<Option<Account>>;
     async fn revoke_session(&self, token_hash: &[u8]) -> Result<()>;
+
+    // --- event log ---
+    /// Appends one entry to the hash-chained event log.
+    async fn append_log(&self, entry: &NewLogEntry) -> Result<LogEntry>;
+    /// The entries about one subject, oldest first.
+    async fn log_for(&self, subject: &str) -> Result<Vec<LogEntry>>;
+    /// Checks the whole chain; answers the number of entries, or the first fault.
+    async fn verify_log(&self) -> Result<std::result::Result<u64, ChainFault>>;
 
     // --- audit ---
     async fn audit(&self, entry: &AuditEntry) -> Result<()>;

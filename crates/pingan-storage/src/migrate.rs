@@ -28,6 +28,11 @@ pub(crate) const SQLITE: &[Migration] = &[
         name: "grid_packs",
         sql: include_str!("../migrations/sqlite/0002_grid_packs.sql"),
     },
+    Migration {
+        version: 3,
+        name: "event_log",
+        sql: include_str!("../migrations/sqlite/0003_event_log.sql"),
+    },
 ];
 
 pub(crate) const POSTGRES: &[Migration] = &[
@@ -40,6 +45,11 @@ pub(crate) const POSTGRES: &[Migration] = &[
         version: 2,
         name: "grid_packs",
         sql: include_str!("../migrations/postgres/0002_grid_packs.sql"),
+    },
+    Migration {
+        version: 3,
+        name: "event_log",
+        sql: include_str!("../migrations/postgres/0003_event_log.sql"),
     },
 ];
 

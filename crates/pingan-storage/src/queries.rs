@@ -59,6 +59,23 @@ macro_rules! store_impl {
                 })
             }
 
+            pub fn log_entry(row: &DbRow) -> Result<crate::LogEntry> {
+                Ok(crate::LogEntry {
+                    seq: row.try_get("seq")?,
+                    at: row.try_get("at")?,
+                    subject: row.try_get("subject")?,
+                    actor_id: row.try_get("actor_id")?,
+                    actor_role: row.try_get("actor_role")?,
+                    unit_id: row.try_get("unit_id")?,
+                    action: row.try_get("action")?,
+                    from_state: row.try_get("from_state")?,
+                    to_state: row.try_get("to_state")?,
+                    body: row.try_get("body")?,
+                    prev_hash: row.try_get("prev_hash")?,
+                    hash: row.try_get("hash")?,
+                })
+            }
+
             pub fn account(row: &DbRow) -> Result<Account> {
                 let role: String = row.try_get("role")?;
                 let scope: String = row.try_get("scope_prefix")?;
@@ -74,6 +91,63 @@ macro_rules! store_impl {
                     created_at: row.try_get("created_at")?,
                 })
             }
+        }
+
+        const LOG_COLUMNS: &str = "seq, at, subject, actor_id, actor_role, unit_id, action, from_state, to_state, body, prev_hash, hash";
+
+        /// Appends to the event log inside the caller's transaction, so a state
+        /// change and its log entry commit together. Bumping the head row first
+        /// takes the write lock (SQLite) or the row lock (PostgreSQL), which
+        /// serialises appends without a separate lock.
+        #[allow(dead_code)]
+        pub(crate) async fn append_log_tx(
+            tx: &mut sqlx::Transaction<'static, $db>,
+            entry: &crate::NewLogEntry,
+        ) -> crate::Result<crate::LogEntry> {
+            use sqlx::Row;
+            let head = sqlx::query("UPDATE event_log_head SET seq = seq + 1 WHERE id = 1 RETURNING seq, hash")
+                .fetch_one(&mut **tx)
+                .await?;
+            let seq: i64 = head.try_get("seq")?;
+            let prev_hash: Vec<u8> = head.try_get("hash")?;
+            let at = crate::now_ms();
+            let hash = crate::chain::entry_hash(&prev_hash, at, entry);
+            sqlx::query(
+                "INSERT INTO event_log (seq, at, subject, actor_id, actor_role, unit_id, action, from_state, to_state, body, prev_hash, hash) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+            )
+            .bind(seq)
+            .bind(at)
+            .bind(&entry.subject)
+            .bind(entry.actor_id)
+            .bind(&entry.actor_role)
+            .bind(entry.unit_id)
+            .bind(&entry.action)
+            .bind(&entry.from_state)
+            .bind(&entry.to_state)
+            .bind(&entry.body)
+            .bind(&prev_hash)
+            .bind(&hash)
+            .execute(&mut **tx)
+            .await?;
+            sqlx::query("UPDATE event_log_head SET hash = $1 WHERE id = 1")
+                .bind(&hash)
+                .execute(&mut **tx)
+                .await?;
+            Ok(crate::LogEntry {
+                seq,
+                at,
+                subject: entry.subject.clone(),
+                actor_id: entry.actor_id,
+                actor_role: entry.actor_role.clone(),
+                unit_id: entry.unit_id,
+                action: entry.action.clone(),
+                from_state: entry.from_state.clone(),
+                to_state: entry.to_state.clone(),
+                body: entry.body.clone(),
+                prev_hash,
+                hash,
+            })
         }
 
         const ACCOUNT_COLUMNS: &str = "id, username, role, scope_prefix, unit_id, display_name, phone_masked, disabled, created_at";
@@ -818,6 +892,45 @@ macro_rules! store_impl {
                     .execute(&self.pool)
                     .await?;
                 Ok(())
+            }
+
+            async fn append_log(&self, entry: &crate::NewLogEntry) -> crate::Result<crate::LogEntry> {
+                let mut tx = self.pool.begin().await?;
+                let appended = append_log_tx(&mut tx, entry).await?;
+                tx.commit().await?;
+                Ok(appended)
+            }
+
+            async fn log_for(&self, subject: &str) -> crate::Result<Vec<crate::LogEntry>> {
+                let rows = sqlx::query(&format!("SELECT {LOG_COLUMNS} FROM event_log WHERE subject = $1 ORDER BY seq"))
+                    .bind(subject)
+                    .fetch_all(&self.pool)
+                    .await?;
+                rows.iter().map(shared_rows::log_entry).collect()
+            }
+
+            async fn verify_log(&self) -> crate::Result<std::result::Result<u64, crate::ChainFault>> {
+                use futures_util::TryStreamExt;
+                use sqlx::Row;
+                // One read transaction, so appends during the walk cannot
+                // make the head and the entries disagree.
+                let mut tx = self.pool.begin().await?;
+                let head = sqlx::query("SELECT seq, hash FROM event_log_head WHERE id = 1")
+                    .fetch_one(&mut *tx)
+                    .await?;
+                let (head_seq, head_hash): (i64, Vec<u8>) = (head.try_get("seq")?, head.try_get("hash")?);
+                let mut check = crate::chain::ChainCheck::default();
+                {
+                    let sql = format!("SELECT {LOG_COLUMNS} FROM event_log WHERE seq <= $1 ORDER BY seq");
+                    let mut rows = sqlx::query(&sql)
+                        .bind(head_seq)
+                        .fetch(&mut *tx);
+                    while let Some(row) = rows.try_next().await? {
+                        check.push(&shared_rows::log_entry(&row)?);
+                    }
+                }
+                tx.commit().await?;
+                Ok(check.finish(head_seq, &head_hash))
             }
 
             async fn audit(&self, entry: &crate::AuditEntry) -> crate::Result<()> {

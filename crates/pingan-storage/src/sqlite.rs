@@ -33,6 +33,16 @@ impl SqliteStore {
         Ok(store)
     }
 
+    /// Runs SQL past every check of the store. Only for tests that simulate
+    /// tampering with the database behind Pingan's back, and for repair tools.
+    #[doc(hidden)]
+    pub async fn execute_unchecked(&self, sql: &str) -> Result<u64> {
+        Ok(sqlx::raw_sql(sql)
+            .execute(&self.pool)
+            .await?
+            .rows_affected())
+    }
+
     pub async fn close(&self) {
         self.pool.close().await;
     }

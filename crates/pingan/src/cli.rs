@@ -59,6 +59,9 @@ pub enum Command {
     /// Manage personal-data keys.
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// Check the tamper-evident record.
+    #[command(subcommand)]
+    Audit(AuditCommand),
     /// Benchmark set-up: import divisions from DIR and a synthetic national
     /// grid set (GRIDS per village) straight into the store.
     #[command(hide = true)]
@@ -164,6 +167,13 @@ pub enum UserCommand {
 }
 
 #[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Verify the event log's hash chain; exits non-zero naming the first
+    /// changed, removed or reordered entry.
+    Verify,
+}
+
+#[derive(Debug, Subcommand)]
 pub enum KeysCommand {
     /// Add a new encryption key to the key file and re-encrypt every personal field with it.
     Rotate,
@@ -186,6 +196,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Locate(args) => crate::tools::locate(&settings, args).await,
         Command::User(cmd) => crate::tools::user(&settings, cmd).await,
         Command::Keys(KeysCommand::Rotate) => crate::tools::rotate_keys(&settings).await,
+        Command::Audit(AuditCommand::Verify) => crate::tools::verify_log(&settings).await,
         Command::SyntheticGrids {
             dir,
             per_village,

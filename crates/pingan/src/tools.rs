@@ -342,3 +342,15 @@ pub async fn synthetic_grids(
     );
     Ok(())
 }
+
+/// Checks the event log's hash chain from the first entry to the recorded head.
+pub async fn verify_log(settings: &Settings) -> anyhow::Result<()> {
+    let store = settings.open_store().await?;
+    match store.verify_log().await? {
+        Ok(n) => {
+            println!("event log intact: {n} entries");
+            Ok(())
+        }
+        Err(fault) => bail!("event log broken: {fault}"),
+    }
+}

@@ -238,6 +238,8 @@ fn full_flow(db: Option<&str>) {
         .find_map(|l| l.strip_prefix("password: "))
         .unwrap()
         .to_string();
+    let said = ok(&pingan(&data, db, &["audit", "verify"]));
+    assert!(said.contains("intact: 0 entries"), "{said}");
     let list = ok(&pingan(&data, db, &["user", "list"]));
     assert!(
         list.contains("138****5678") && !list.contains("13812345678"),
