@@ -32,6 +32,12 @@ pub enum ApiError {
     Conflict(String),
     #[error("import refused: {0}")]
     ImportRefused(String),
+    #[error("{0}")]
+    Workflow(pingan_domain::workflow::Refusal),
+    #[error("stale version: {0}")]
+    StaleVersion(String),
+    #[error("the reported place lies in no grid")]
+    PlaceOutsideGrids,
     #[error("internal error")]
     Internal(String),
 }
@@ -61,6 +67,12 @@ impl ApiError {
             ApiError::InvalidJson(_, status) => *status,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::ImportRefused(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::Workflow(pingan_domain::workflow::Refusal::NotAllowedInState { .. }) => {
+                StatusCode::CONFLICT
+            }
+            ApiError::Workflow(_) => StatusCode::FORBIDDEN,
+            ApiError::StaleVersion(_) => StatusCode::CONFLICT,
+            ApiError::PlaceOutsideGrids => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -80,6 +92,9 @@ impl ApiError {
             ApiError::InvalidQuery(_) => "invalid_query",
             ApiError::Conflict(_) => "conflict",
             ApiError::ImportRefused(_) => "import_refused",
+            ApiError::Workflow(r) => r.code(),
+            ApiError::StaleVersion(_) => "stale_version",
+            ApiError::PlaceOutsideGrids => "not_in_any_grid",
             ApiError::Internal(_) => "internal",
         }
     }
@@ -100,6 +115,29 @@ impl ApiError {
             ApiError::InvalidQuery(m) => format!("查询参数有误：{m}"),
             ApiError::Conflict(m) => format!("已存在：{m}"),
             ApiError::ImportRefused(m) => format!("导入被拒绝，未写入任何数据：{m}"),
+            ApiError::Workflow(pingan_domain::workflow::Refusal::NotAllowedInState {
+                state,
+                action,
+            }) => {
+                format!(
+                    "事件处于“{}”状态，不能执行“{}”",
+                    state.name_zh(),
+                    action.name_zh()
+                )
+            }
+            ApiError::Workflow(pingan_domain::workflow::Refusal::NotAllowedForActor {
+                state,
+                action,
+                ..
+            }) => {
+                format!(
+                    "无权对“{}”状态的事件执行“{}”",
+                    state.name_zh(),
+                    action.name_zh()
+                )
+            }
+            ApiError::StaleVersion(m) => format!("事件已被他人更新，请刷新后重试（{m}）"),
+            ApiError::PlaceOutsideGrids => "上报位置不在任何网格内".into(),
             ApiError::Internal(_) => "服务器内部错误".into(),
         }
     }
@@ -122,6 +160,7 @@ fn what_zh(what: &str) -> &'static str {
         "grid" => "该网格",
         "unit" => "该单位",
         "account" => "该账号",
+        "matter" => "该事件",
         _ => "所请求的资源",
     }
 }
@@ -150,9 +189,11 @@ impl IntoResponse for ApiError {
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         match e {
+            StoreError::Conflict(m) if m.contains("version") => ApiError::StaleVersion(m),
             StoreError::Conflict(m) => ApiError::Conflict(m),
             StoreError::Invalid(m) => ApiError::BadRequest(m),
             StoreError::OutOfScope(m) => ApiError::OutOfScope(m),
+            StoreError::NotFound(_) => ApiError::NotFound("matter"),
             other => ApiError::Internal(other.to_string()),
         }
     }

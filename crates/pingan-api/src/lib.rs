@@ -6,6 +6,7 @@ pub mod auth;
 pub mod error;
 pub mod extract;
 pub mod imports;
+pub mod matters;
 pub mod openapi;
 pub mod routes;
 pub mod state;
@@ -83,6 +84,11 @@ pub fn router(state: AppState) -> Router {
             get(routes::account).patch(routes::change_account),
         )
         .route("/api/v1/accounts/{id}/phone", get(routes::reveal_phone))
+        .route("/api/v1/matters", get(matters::list).post(matters::create))
+        .route("/api/v1/matters/{id}", get(matters::get))
+        .route("/api/v1/matters/{id}/actions", post(matters::act))
+        .route("/api/v1/matters/{id}/log", get(matters::log))
+        .route("/api/v1/track/{code}", get(matters::track))
         .fallback(|| async { ApiError::NotFound("route") })
         .method_not_allowed_fallback(|| async {
             ApiError::BadRequest("method not allowed on this path".into())

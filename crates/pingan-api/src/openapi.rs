@@ -2,7 +2,7 @@
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::{auth, imports, routes, views};
+use crate::{auth, imports, matters, routes, views};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -30,6 +30,12 @@ use crate::{auth, imports, routes, views};
         routes::create_account,
         routes::change_account,
         routes::reveal_phone,
+        matters::create,
+        matters::list,
+        matters::get,
+        matters::act,
+        matters::log,
+        matters::track,
     ),
     components(schemas(
         crate::error::ErrorBody,

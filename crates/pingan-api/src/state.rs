@@ -38,6 +38,10 @@ pub struct AppState {
     pub index: Arc<RwLock<Arc<LocateIndex>>>,
     pub throttle: Arc<LoginThrottle>,
     pub config: Arc<ApiConfig>,
+    /// Working time for deadlines.
+    pub calendar: Arc<pingan_domain::calendar::Calendar>,
+    /// Categories and their time limits.
+    pub catalogue: Arc<pingan_domain::category::Catalogue>,
 }
 
 impl AppState {
@@ -47,6 +51,8 @@ impl AppState {
             index: Arc::new(RwLock::new(Arc::new(index))),
             throttle: Arc::new(LoginThrottle::default()),
             config: Arc::new(config),
+            calendar: Arc::new(pingan_domain::calendar::Calendar::shipped()),
+            catalogue: Arc::new(pingan_domain::category::default_catalogue()),
         }
     }
 

@@ -7,6 +7,7 @@ pub mod calendar;
 pub mod category;
 pub mod codes;
 pub mod mask;
+pub mod matter;
 pub mod random;
 pub mod role;
 pub mod scope;

@@ -35,6 +35,8 @@ pub enum StoreError {
     Invalid(String),
     #[error("{0} is outside the caller's scope")]
     OutOfScope(String),
+    #[error("{0} not found")]
+    NotFound(String),
     #[error(transparent)]
     Keys(#[from] KeyError),
 }
@@ -140,6 +142,29 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// The account of a live session: not revoked, not expired, account enabled.
     async fn session_account(&self, token_hash: &[u8], now: i64) -> Result<Option<Account>>;
     async fn revoke_session(&self, token_hash: &[u8]) -> Result<()>;
+
+    // --- matters ---
+    /// Files a report and its first log entry in one transaction. A repeated
+    /// idempotency key answers the matter the first call made, writing nothing.
+    async fn create_matter(&self, matter: &NewMatter, log: &NewLogEntry) -> Result<(Matter, bool)>;
+    /// A matter whose grid lies in the scope.
+    async fn matter(&self, scope: &Scope, id: i64) -> Result<Option<Matter>>;
+    /// A matter by its tracking code, whatever the scope (the public view
+    /// shows no personal data).
+    async fn matter_by_tracking_code(&self, code: &str) -> Result<Option<Matter>>;
+    /// Matters in the scope, newest first, optionally in one state.
+    async fn matters(&self, scope: &Scope, state: Option<&str>, page: &Page)
+        -> Result<Vec<Matter>>;
+    /// Applies an action: the projection and its log entry commit together,
+    /// and only if the matter is still at `version` (else `Conflict`).
+    async fn apply_matter_action(
+        &self,
+        scope: &Scope,
+        id: i64,
+        version: i64,
+        change: &MatterChange,
+        log: &NewLogEntry,
+    ) -> Result<Matter>;
 
     // --- event log ---
     /// Appends one entry to the hash-chained event log.

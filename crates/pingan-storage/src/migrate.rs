@@ -33,6 +33,11 @@ pub(crate) const SQLITE: &[Migration] = &[
         name: "event_log",
         sql: include_str!("../migrations/sqlite/0003_event_log.sql"),
     },
+    Migration {
+        version: 4,
+        name: "matters",
+        sql: include_str!("../migrations/sqlite/0004_matters.sql"),
+    },
 ];
 
 pub(crate) const POSTGRES: &[Migration] = &[
@@ -50,6 +55,11 @@ pub(crate) const POSTGRES: &[Migration] = &[
         version: 3,
         name: "event_log",
         sql: include_str!("../migrations/postgres/0003_event_log.sql"),
+    },
+    Migration {
+        version: 4,
+        name: "matters",
+        sql: include_str!("../migrations/postgres/0004_matters.sql"),
     },
 ];
 

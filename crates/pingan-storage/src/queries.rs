@@ -59,6 +59,31 @@ macro_rules! store_impl {
                 })
             }
 
+            pub fn matter(row: &DbRow) -> Result<crate::Matter> {
+                Ok(crate::Matter {
+                    id: row.try_get("id")?,
+                    tracking_code: row.try_get("tracking_code")?,
+                    state: row.try_get("state")?,
+                    version: row.try_get("version")?,
+                    category_code: row.try_get("category_code")?,
+                    severity: row.try_get("severity")?,
+                    description: row.try_get("description")?,
+                    grid_code: row.try_get("grid_code")?,
+                    lng: row.try_get("lng")?,
+                    lat: row.try_get("lat")?,
+                    source: row.try_get("source")?,
+                    reporter_id: row.try_get("reporter_id")?,
+                    contact_masked: row.try_get("contact_masked")?,
+                    holder: row.try_get("holder")?,
+                    assigned_unit_id: row.try_get("assigned_unit_id")?,
+                    deadline: row.try_get("deadline")?,
+                    rework_count: row.try_get("rework_count")?,
+                    rating: row.try_get("rating")?,
+                    created_at: row.try_get("created_at")?,
+                    updated_at: row.try_get("updated_at")?,
+                })
+            }
+
             pub fn log_entry(row: &DbRow) -> Result<crate::LogEntry> {
                 Ok(crate::LogEntry {
                     seq: row.try_get("seq")?,
@@ -93,13 +118,16 @@ macro_rules! store_impl {
             }
         }
 
+        const MATTER_COLUMNS: &str = "id, tracking_code, state, version, category_code, severity, description, grid_code, \
+            lng, lat, source, reporter_id, contact_masked, holder, assigned_unit_id, deadline, rework_count, rating, created_at, updated_at";
+        const CONTACT_FIELD: &str = "matters.contact";
+
         const LOG_COLUMNS: &str = "seq, at, subject, actor_id, actor_role, unit_id, action, from_state, to_state, body, prev_hash, hash";
 
         /// Appends to the event log inside the caller's transaction, so a state
         /// change and its log entry commit together. Bumping the head row first
         /// takes the write lock (SQLite) or the row lock (PostgreSQL), which
         /// serialises appends without a separate lock.
-        #[allow(dead_code)]
         pub(crate) async fn append_log_tx(
             tx: &mut sqlx::Transaction<'static, $db>,
             entry: &crate::NewLogEntry,
@@ -892,6 +920,181 @@ macro_rules! store_impl {
                     .execute(&self.pool)
                     .await?;
                 Ok(())
+            }
+
+            async fn create_matter(
+                &self,
+                m: &crate::NewMatter,
+                log: &crate::NewLogEntry,
+            ) -> crate::Result<(crate::Matter, bool)> {
+                use sqlx::Row;
+                let by_key = |key: String| async move {
+                    let row = sqlx::query(&format!("SELECT {MATTER_COLUMNS} FROM matters WHERE idempotency_key = $1"))
+                        .bind(key)
+                        .fetch_optional(&self.pool)
+                        .await?;
+                    row.as_ref().map(shared_rows::matter).transpose()
+                };
+                if let Some(key) = &m.idempotency_key {
+                    if let Some(existing) = by_key(key.clone()).await? {
+                        return Ok((existing, false));
+                    }
+                }
+                let now = crate::now_ms();
+                let contact = m.contact.as_deref().map(str::trim).filter(|c| !c.is_empty());
+                let mut tx = self.pool.begin().await?;
+                let inserted = sqlx::query(
+                    "INSERT INTO matters (tracking_code, idempotency_key, state, version, category_code, severity, description, \
+                     grid_code, lng, lat, source, reporter_id, contact_cipher, contact_masked, holder, created_at, updated_at) \
+                     VALUES ($1, $2, $3, 1, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $15) RETURNING id",
+                )
+                .bind(&m.tracking_code)
+                .bind(&m.idempotency_key)
+                .bind(&m.state)
+                .bind(&m.category_code)
+                .bind(&m.severity)
+                .bind(&m.description)
+                .bind(&m.grid_code)
+                .bind(m.lng)
+                .bind(m.lat)
+                .bind(&m.source)
+                .bind(m.reporter_id)
+                .bind(contact.map(|c| self.keys.encrypt(CONTACT_FIELD, c)))
+                .bind(contact.map(pingan_domain::mask::mask_phone))
+                .bind(&m.holder)
+                .bind(now)
+                .fetch_one(&mut *tx)
+                .await;
+                let id: i64 = match inserted {
+                    Ok(row) => row.try_get("id")?,
+                    Err(sqlx::Error::Database(d)) if d.is_unique_violation() && m.idempotency_key.is_some() => {
+                        // The same report arrived twice at once: the other copy won.
+                        drop(tx);
+                        let key = m.idempotency_key.clone().unwrap_or_default();
+                        return by_key(key)
+                            .await?
+                            .map(|existing| (existing, false))
+                            .ok_or_else(|| crate::StoreError::Conflict("report".into()));
+                    }
+                    Err(e) => return Err(map_insert_error(e, "report")),
+                };
+                let mut entry = log.clone();
+                entry.subject = format!("matter:{id}");
+                append_log_tx(&mut tx, &entry).await?;
+                let row = sqlx::query(&format!("SELECT {MATTER_COLUMNS} FROM matters WHERE id = $1"))
+                    .bind(id)
+                    .fetch_one(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+                Ok((shared_rows::matter(&row)?, true))
+            }
+
+            async fn matter(&self, scope: &pingan_domain::Scope, id: i64) -> crate::Result<Option<crate::Matter>> {
+                let (lo, hi) = crate::queries::prefix_range(scope.prefix());
+                let row = sqlx::query(&format!(
+                    "SELECT {MATTER_COLUMNS} FROM matters WHERE id = $1 AND grid_code >= $2 AND grid_code < $3"
+                ))
+                .bind(id)
+                .bind(lo)
+                .bind(hi)
+                .fetch_optional(&self.pool)
+                .await?;
+                row.as_ref().map(shared_rows::matter).transpose()
+            }
+
+            async fn matter_by_tracking_code(&self, code: &str) -> crate::Result<Option<crate::Matter>> {
+                let row = sqlx::query(&format!("SELECT {MATTER_COLUMNS} FROM matters WHERE tracking_code = $1"))
+                    .bind(code)
+                    .fetch_optional(&self.pool)
+                    .await?;
+                row.as_ref().map(shared_rows::matter).transpose()
+            }
+
+            async fn matters(
+                &self,
+                scope: &pingan_domain::Scope,
+                state: Option<&str>,
+                page: &crate::Page,
+            ) -> crate::Result<Vec<crate::Matter>> {
+                let (lo, hi) = crate::queries::prefix_range(scope.prefix());
+                let before: i64 = page.after.as_deref().and_then(|a| a.parse().ok()).unwrap_or(i64::MAX);
+                let rows = sqlx::query(&format!(
+                    "SELECT {MATTER_COLUMNS} FROM matters WHERE grid_code >= $1 AND grid_code < $2 AND id < $3 \
+                     AND ($4 = '' OR state = $4) ORDER BY id DESC LIMIT $5"
+                ))
+                .bind(lo)
+                .bind(hi)
+                .bind(before)
+                .bind(state.unwrap_or(""))
+                .bind(page.limit())
+                .fetch_all(&self.pool)
+                .await?;
+                rows.iter().map(shared_rows::matter).collect()
+            }
+
+            async fn apply_matter_action(
+                &self,
+                scope: &pingan_domain::Scope,
+                id: i64,
+                version: i64,
+                change: &crate::MatterChange,
+                log: &crate::NewLogEntry,
+            ) -> crate::Result<crate::Matter> {
+                let (lo, hi) = crate::queries::prefix_range(scope.prefix());
+                let mut tx = self.pool.begin().await?;
+                let (set_unit, unit) = match change.assigned_unit_id {
+                    Some(u) => (true, u),
+                    None => (false, None),
+                };
+                let (set_deadline, deadline) = match change.deadline {
+                    Some(d) => (true, d),
+                    None => (false, None),
+                };
+                let updated = sqlx::query(
+                    "UPDATE matters SET state = $1, version = version + 1, \
+                     category_code = COALESCE($2, category_code), holder = COALESCE($3, holder), \
+                     assigned_unit_id = CASE WHEN $4 THEN $5 ELSE assigned_unit_id END, \
+                     deadline = CASE WHEN $6 THEN $7 ELSE deadline END, \
+                     rework_count = rework_count + $8, rating = COALESCE($9, rating), updated_at = $10 \
+                     WHERE id = $11 AND version = $12 AND grid_code >= $13 AND grid_code < $14",
+                )
+                .bind(&change.state)
+                .bind(&change.category_code)
+                .bind(&change.holder)
+                .bind(set_unit)
+                .bind(unit)
+                .bind(set_deadline)
+                .bind(deadline)
+                .bind(i64::from(change.add_rework))
+                .bind(change.rating)
+                .bind(crate::now_ms())
+                .bind(id)
+                .bind(version)
+                .bind(&lo)
+                .bind(&hi)
+                .execute(&mut *tx)
+                .await
+                .map_err(|e| map_insert_error(e, "action"))?
+                .rows_affected();
+                if updated == 0 {
+                    drop(tx);
+                    return Err(match self.matter(scope, id).await? {
+                        Some(m) => crate::StoreError::Conflict(format!(
+                            "matter {id} is at version {}, not {version}",
+                            m.version
+                        )),
+                        None => crate::StoreError::NotFound(format!("matter {id}")),
+                    });
+                }
+                let mut entry = log.clone();
+                entry.subject = format!("matter:{id}");
+                append_log_tx(&mut tx, &entry).await?;
+                let row = sqlx::query(&format!("SELECT {MATTER_COLUMNS} FROM matters WHERE id = $1"))
+                    .bind(id)
+                    .fetch_one(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+                shared_rows::matter(&row)
             }
 
             async fn append_log(&self, entry: &crate::NewLogEntry) -> crate::Result<crate::LogEntry> {

@@ -130,3 +130,61 @@ pub struct AuditEntry {
     pub subject: String,
     pub detail: String,
 }
+
+/// A new report (上报).
+#[derive(Debug, Clone)]
+pub struct NewMatter {
+    pub tracking_code: String,
+    /// A client-made key: the same key twice gives the same matter.
+    pub idempotency_key: Option<String>,
+    pub state: String,
+    pub category_code: Option<String>,
+    pub severity: String,
+    pub description: String,
+    pub grid_code: String,
+    pub lng: Option<f64>,
+    pub lat: Option<f64>,
+    pub source: String,
+    pub reporter_id: Option<i64>,
+    /// The reporter's phone or other contact, encrypted at rest.
+    pub contact: Option<String>,
+    pub holder: String,
+}
+
+/// A matter's current state.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Matter {
+    pub id: i64,
+    pub tracking_code: String,
+    pub state: String,
+    pub version: i64,
+    pub category_code: Option<String>,
+    pub severity: String,
+    pub description: String,
+    pub grid_code: String,
+    pub lng: Option<f64>,
+    pub lat: Option<f64>,
+    pub source: String,
+    pub reporter_id: Option<i64>,
+    pub contact_masked: Option<String>,
+    /// The region prefix of the centre holding the matter.
+    pub holder: String,
+    pub assigned_unit_id: Option<i64>,
+    pub deadline: Option<i64>,
+    pub rework_count: i64,
+    pub rating: Option<i64>,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+/// What an action changes besides the state; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default)]
+pub struct MatterChange {
+    pub state: String,
+    pub category_code: Option<String>,
+    pub holder: Option<String>,
+    pub assigned_unit_id: Option<Option<i64>>,
+    pub deadline: Option<Option<i64>>,
+    pub add_rework: bool,
+    pub rating: Option<i64>,
+}

@@ -1,0 +1,187 @@
+//! Shared set-up of the API tests: a small tree, four grids, one account per
+//! role in township A, and a unit and an account in township B.
+#![allow(dead_code)]
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::http::{header, Method, Request, StatusCode};
+use axum::Router;
+use geo::{LineString, MultiPolygon, Polygon};
+use http_body_util::BodyExt;
+use pingan_api::{imports, router, ApiConfig, AppState};
+use pingan_domain::{RegionCode, Role, Scope, UnitKind};
+use pingan_storage::testing::sample_divisions;
+use pingan_storage::{NewAccount, NewGrid, NewUnit, Store};
+use serde_json::{json, Value};
+use tower::ServiceExt;
+
+pub fn square(x: f64, y: f64, size: f64) -> MultiPolygon<f64> {
+    MultiPolygon(vec![Polygon::new(
+        LineString::from(vec![
+            (x, y),
+            (x + size, y),
+            (x + size, y + size),
+            (x, y + size),
+            (x, y),
+        ]),
+        vec![],
+    )])
+}
+
+/// Grids: two in 清波街道 (township A), one in 湖滨街道 (B), one in 海曙区.
+pub const GRIDS: [(&str, f64); 4] = [
+    ("330102001001001", 120.00),
+    ("330102001002001", 120.01),
+    ("330102002001001", 120.02),
+    ("330203001001001", 121.50),
+];
+pub const TOWNSHIP_A: &str = "330102001";
+pub const PASSWORD: &str = "correct horse battery";
+
+pub struct Fixture {
+    pub app: Router,
+    pub store: Arc<dyn Store>,
+    /// Session token per role, each account scoped inside township A.
+    pub tokens: HashMap<Role, String>,
+    /// An account, a unit and a grid in township B.
+    pub other_account: i64,
+    pub other_unit: i64,
+}
+
+pub fn scope_for(role: Role) -> &'static str {
+    match role {
+        Role::GridWorker => "330102001001001",
+        Role::GridChief | Role::Landlord | Role::Citizen => "330102001001",
+        _ => TOWNSHIP_A,
+    }
+}
+
+pub async fn fixture(store: Arc<dyn Store>) -> Fixture {
+    let everywhere = Scope::everywhere();
+    store
+        .import_divisions(&sample_divisions(), &|_| {})
+        .await
+        .unwrap();
+    let grids: Vec<NewGrid> = GRIDS
+        .iter()
+        .map(|(code, x)| {
+            let g = square(*x, 30.0, 0.01);
+            NewGrid {
+                code: code.to_string(),
+                name: format!("网格{}", &code[12..]),
+                geometry: pingan_geo::geometry::encode(&g),
+                bbox: pingan_geo::geometry::bbox(&g).unwrap(),
+            }
+        })
+        .collect();
+    store.import_grids(&grids, &|_| {}).await.unwrap();
+    let hash = pingan_api::auth::hash_password(PASSWORD);
+    for role in Role::ALL {
+        store
+            .create_account(
+                &everywhere,
+                &NewAccount {
+                    username: role.as_str().into(),
+                    password_hash: hash.clone(),
+                    role,
+                    scope: Scope::parse(scope_for(role)).unwrap(),
+                    unit_id: None,
+                    display_name: role.name_zh().into(),
+                    phone: Some("13812341234".into()),
+                },
+            )
+            .await
+            .unwrap();
+    }
+    let other_unit = store
+        .create_unit(
+            &everywhere,
+            &NewUnit {
+                name: "湖滨街道综治中心".into(),
+                kind: UnitKind::CommandCentre,
+                region: RegionCode::from_short("330102002").unwrap(),
+            },
+        )
+        .await
+        .unwrap()
+        .id;
+    let other_account = store
+        .create_account(
+            &everywhere,
+            &NewAccount {
+                username: "other-operator".into(),
+                password_hash: hash.clone(),
+                role: Role::CentreOperator,
+                scope: Scope::parse("330102002").unwrap(),
+                unit_id: Some(other_unit),
+                display_name: "他人".into(),
+                phone: Some("13900001111".into()),
+            },
+        )
+        .await
+        .unwrap()
+        .id;
+    let index = imports::load_index(&*store).await.unwrap();
+    let app = router(AppState::new(store.clone(), index, ApiConfig::default()));
+    let mut tokens = HashMap::new();
+    for role in Role::ALL {
+        let (status, body) = call(
+            &app,
+            Method::POST,
+            "/api/v1/auth/login",
+            None,
+            Some(json!({"username": role.as_str(), "password": PASSWORD})),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        tokens.insert(role, body["token"].as_str().unwrap().to_string());
+    }
+    Fixture {
+        app,
+        store,
+        tokens,
+        other_account,
+        other_unit,
+    }
+}
+
+pub async fn call(
+    app: &Router,
+    method: Method,
+    uri: &str,
+    token: Option<&str>,
+    body: Option<Value>,
+) -> (StatusCode, Value) {
+    let mut req = Request::builder().method(method).uri(uri);
+    if let Some(t) = token {
+        req = req.header(header::AUTHORIZATION, format!("Bearer {t}"));
+    }
+    let req = match body {
+        Some(b) => req
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from(b.to_string())),
+        None => req.body(Body::empty()),
+    }
+    .unwrap();
+    raw(app, req).await
+}
+
+pub async fn raw(app: &Router, req: Request<Body>) -> (StatusCode, Value) {
+    let res = app.clone().oneshot(req).await.unwrap();
+    let status = res.status();
+    let bytes = res.into_body().collect().await.unwrap().to_bytes();
+    let value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+    (status, value)
+}
+
+/// Every error answers the documented shape.
+pub fn assert_error(status: StatusCode, body: &Value, expected: StatusCode, code: &str) {
+    assert_eq!(status, expected, "{body}");
+    assert_eq!(body["code"], code, "{body}");
+    assert!(!body["message"].as_str().unwrap_or("").is_empty(), "{body}");
+    assert!(
+        !body["message_en"].as_str().unwrap_or("").is_empty(),
+        "{body}"
+    );
+}

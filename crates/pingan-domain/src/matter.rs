@@ -1,0 +1,123 @@
+//! Who a caller is to a matter (事件), and where a matter is held.
+use crate::workflow::Actor;
+use crate::{Role, Scope};
+
+/// What the service layer knows of a caller's relation to one matter.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Relation {
+    /// The caller filed the report.
+    pub is_reporter: bool,
+    /// The caller works at the centre holding the matter: their scope is the holder's region.
+    pub at_holding_centre: bool,
+    /// The caller's scope strictly contains the holder's region.
+    pub above_holding_centre: bool,
+    /// The caller's unit is the one the matter is dispatched to.
+    pub in_assigned_unit: bool,
+    /// The caller's scope covers the matter's grid (grid workers and chiefs).
+    pub on_site: bool,
+}
+
+impl Relation {
+    /// Works out the relation from codes and ids.
+    pub fn of(
+        caller_id: i64,
+        caller_scope: &Scope,
+        caller_unit: Option<i64>,
+        reporter_id: Option<i64>,
+        holder: &str,
+        assigned_unit: Option<i64>,
+        grid_code: &str,
+    ) -> Relation {
+        let prefix = caller_scope.prefix();
+        Relation {
+            is_reporter: reporter_id == Some(caller_id),
+            at_holding_centre: prefix == holder,
+            above_holding_centre: holder.starts_with(prefix) && prefix.len() < holder.len(),
+            in_assigned_unit: caller_unit.is_some() && caller_unit == assigned_unit,
+            on_site: caller_scope.covers(grid_code) && prefix.len() >= 12,
+        }
+    }
+}
+
+/// The actors a caller with `role` stands in for this matter: the role's
+/// possible actors, kept only where the relation holds.
+pub fn actors(role: Role, rel: &Relation) -> Vec<Actor> {
+    Actor::for_role(role)
+        .iter()
+        .copied()
+        .filter(|a| match a {
+            Actor::Reporter => rel.is_reporter,
+            Actor::CentreOperator => rel.at_holding_centre,
+            Actor::AssignedUnit => rel.in_assigned_unit,
+            Actor::HigherLevel => rel.above_holding_centre,
+            Actor::GridWorkerOnSite => rel.on_site,
+            Actor::System => false,
+        })
+        .collect()
+}
+
+/// The centre that first holds a matter: the township of its grid
+/// (小事不出村、大事不出镇 — the township centre reviews what grids report).
+pub fn initial_holder(grid_code: &str) -> &str {
+    &grid_code[..9.min(grid_code.len())]
+}
+
+/// One level up from a holder: township → county → city → province.
+pub fn holder_above(holder: &str) -> Option<&str> {
+    match holder.len() {
+        9 => Some(&holder[..6]),
+        6 => Some(&holder[..4]),
+        4 => Some(&holder[..2]),
+        _ => None,
+    }
+}
+
+/// Characters of tracking codes: no 0/O, 1/I/L, so they read out over the phone.
+pub const TRACKING_ALPHABET: &[u8] = b"23456789ABCDEFGHJKMNPQRSTUVWXYZ";
+pub const TRACKING_LEN: usize = 10;
+
+/// Whether a text can be a tracking code at all (checked before any lookup).
+pub fn is_tracking_code(code: &str) -> bool {
+    code.len() == TRACKING_LEN && code.bytes().all(|b| TRACKING_ALPHABET.contains(&b))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn relations_select_actors() {
+        let township = Scope::parse("330102001").unwrap();
+        let county = Scope::parse("330102").unwrap();
+        let grid = Scope::parse("330102001001001").unwrap();
+        let g = "330102001001001";
+        let op = Relation::of(5, &township, Some(1), Some(9), "330102001", None, g);
+        assert_eq!(actors(Role::CentreOperator, &op), [Actor::CentreOperator]);
+        let lead = Relation::of(6, &county, None, Some(9), "330102001", None, g);
+        assert_eq!(actors(Role::Leader, &lead), [Actor::HigherLevel]);
+        let worker = Relation::of(9, &grid, None, Some(9), "330102001", None, g);
+        assert_eq!(
+            actors(Role::GridWorker, &worker),
+            [Actor::Reporter, Actor::GridWorkerOnSite]
+        );
+        let handler = Relation::of(7, &county, Some(3), Some(9), "330102001", Some(3), g);
+        assert_eq!(
+            actors(Role::DepartmentHandler, &handler),
+            [Actor::AssignedUnit]
+        );
+        // A township operator is not at the centre holding a matter sent up to the county.
+        let op_after_up = Relation::of(5, &township, Some(1), Some(9), "330102", None, g);
+        assert!(actors(Role::CentreOperator, &op_after_up).is_empty());
+    }
+
+    #[test]
+    fn holders_step_up_and_codes_check() {
+        assert_eq!(initial_holder("330102001001001"), "330102001");
+        assert_eq!(holder_above("330102001"), Some("330102"));
+        assert_eq!(holder_above("330102"), Some("3301"));
+        assert_eq!(holder_above("33"), None);
+        assert!(is_tracking_code("K7M2P9Q4RX"));
+        assert!(!is_tracking_code("K7M2P9Q4R0"));
+        assert!(!is_tracking_code("K7M2"));
+    }
+}
