@@ -9,6 +9,7 @@ pub mod imports;
 pub mod matters;
 pub mod openapi;
 pub mod routes;
+pub mod scheduler;
 pub mod state;
 pub mod views;
 

@@ -272,6 +272,7 @@ pub async fn create(
         reporter_id: Some(caller.id),
         contact: req.contact,
         holder,
+        next_due: Some(rules::schedule::REGISTRATION_LIMIT.deadline(&state.calendar, now_ms())),
     };
     let log = NewLogEntry {
         subject: String::new(),
@@ -445,9 +446,13 @@ pub async fn act(
                 .ok_or_else(|| {
                     ApiError::BadRequest(format!("category {category} has no time limit"))
                 })?;
+            let now = now_ms();
+            let deadline = limit.deadline(&state.calendar, now);
             change.category_code = Some(category);
             change.assigned_unit_id = Some(Some(unit_id));
-            change.deadline = Some(Some(limit.deadline(&state.calendar, now_ms())));
+            change.deadline = Some(Some(deadline));
+            change.next_due = Some(Some(rules::schedule::reminder_at(now, deadline)));
+            change.overdue = Some(false);
         }
         Action::Return => {
             note_required("a reason (note)")?;
@@ -457,6 +462,8 @@ pub async fn act(
         Action::VerifyFail => {
             note_required("what is wrong (note)")?;
             change.add_rework = true;
+            // The handling deadline runs again for the rework.
+            change.next_due = Some(m.deadline.filter(|_| !m.overdue));
         }
         Action::Rate => {
             let rating = req
@@ -496,6 +503,14 @@ pub async fn act(
             change.deadline = Some(None);
         }
         _ => {}
+    }
+    // Leaving the states the scheduler watches ends its schedule.
+    let watched = |s: workflow::State| {
+        rules::schedule::deadline_runs(s)
+            || matches!(s, workflow::State::Reported | workflow::State::Reopened)
+    };
+    if change.next_due.is_none() && !watched(to) {
+        change.next_due = Some(None);
     }
     let log = NewLogEntry {
         subject: String::new(),

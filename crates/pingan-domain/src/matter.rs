@@ -121,3 +121,79 @@ mod tests {
         assert!(!is_tracking_code("K7M2"));
     }
 }
+
+/// Scheduling policy (督办): what the scheduler owes a matter.
+pub mod schedule {
+    use crate::calendar::TimeLimit;
+    use crate::workflow::State;
+
+    /// A centre registers a new report within this time, else it goes up a level.
+    pub const REGISTRATION_LIMIT: TimeLimit = TimeLimit::WorkingHours(2);
+
+    /// The reminder comes when three quarters of the allowed time have passed.
+    pub fn reminder_at(dispatched_at: i64, deadline: i64) -> i64 {
+        dispatched_at + (deadline - dispatched_at).max(0) * 3 / 4
+    }
+
+    /// States in which the handling deadline runs.
+    pub fn deadline_runs(state: State) -> bool {
+        matches!(state, State::Dispatched | State::Accepted | State::Rework)
+    }
+
+    /// What is due for a matter at `now`.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub enum Due {
+        /// Still unregistered past the registration limit: escalate.
+        Unregistered,
+        /// The deadline is near: remind.
+        Remind,
+        /// The deadline has passed: mark overdue and escalate.
+        Overdue,
+        /// Nothing any more (the state moved on): clear the schedule.
+        Nothing,
+    }
+
+    pub fn what_is_due(state: State, now: i64, deadline: Option<i64>, overdue: bool) -> Due {
+        match (state, deadline) {
+            (State::Reported | State::Reopened, _) => Due::Unregistered,
+            (s, Some(d)) if deadline_runs(s) && !overdue => {
+                if now >= d {
+                    Due::Overdue
+                } else {
+                    Due::Remind
+                }
+            }
+            _ => Due::Nothing,
+        }
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+
+        #[test]
+        fn policy() {
+            assert_eq!(reminder_at(0, 100), 75);
+            assert_eq!(
+                what_is_due(State::Reported, 5, None, false),
+                Due::Unregistered
+            );
+            assert_eq!(
+                what_is_due(State::Dispatched, 5, Some(10), false),
+                Due::Remind
+            );
+            assert_eq!(
+                what_is_due(State::Accepted, 10, Some(10), false),
+                Due::Overdue
+            );
+            assert_eq!(
+                what_is_due(State::Accepted, 11, Some(10), true),
+                Due::Nothing
+            );
+            assert_eq!(
+                what_is_due(State::Handled, 11, Some(10), false),
+                Due::Nothing
+            );
+        }
+    }
+}

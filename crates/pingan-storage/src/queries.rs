@@ -79,6 +79,8 @@ macro_rules! store_impl {
                     deadline: row.try_get("deadline")?,
                     rework_count: row.try_get("rework_count")?,
                     rating: row.try_get("rating")?,
+                    overdue: row.try_get("overdue")?,
+                    next_due: row.try_get("next_due")?,
                     created_at: row.try_get("created_at")?,
                     updated_at: row.try_get("updated_at")?,
                 })
@@ -119,7 +121,7 @@ macro_rules! store_impl {
         }
 
         const MATTER_COLUMNS: &str = "id, tracking_code, state, version, category_code, severity, description, grid_code, \
-            lng, lat, source, reporter_id, contact_masked, holder, assigned_unit_id, deadline, rework_count, rating, created_at, updated_at";
+            lng, lat, source, reporter_id, contact_masked, holder, assigned_unit_id, deadline, rework_count, rating, overdue, next_due, created_at, updated_at";
         const CONTACT_FIELD: &str = "matters.contact";
 
         const LOG_COLUMNS: &str = "seq, at, subject, actor_id, actor_role, unit_id, action, from_state, to_state, body, prev_hash, hash";
@@ -945,8 +947,8 @@ macro_rules! store_impl {
                 let mut tx = self.pool.begin().await?;
                 let inserted = sqlx::query(
                     "INSERT INTO matters (tracking_code, idempotency_key, state, version, category_code, severity, description, \
-                     grid_code, lng, lat, source, reporter_id, contact_cipher, contact_masked, holder, created_at, updated_at) \
-                     VALUES ($1, $2, $3, 1, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $15) RETURNING id",
+                     grid_code, lng, lat, source, reporter_id, contact_cipher, contact_masked, holder, next_due, created_at, updated_at) \
+                     VALUES ($1, $2, $3, 1, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $16, $15, $15) RETURNING id",
                 )
                 .bind(&m.tracking_code)
                 .bind(&m.idempotency_key)
@@ -963,6 +965,7 @@ macro_rules! store_impl {
                 .bind(contact.map(pingan_domain::mask::mask_phone))
                 .bind(&m.holder)
                 .bind(now)
+                .bind(m.next_due)
                 .fetch_one(&mut *tx)
                 .await;
                 let id: i64 = match inserted {
@@ -1032,6 +1035,25 @@ macro_rules! store_impl {
                 rows.iter().map(shared_rows::matter).collect()
             }
 
+            async fn due_matters(&self, now: i64, limit: u32) -> crate::Result<Vec<crate::Matter>> {
+                let rows = sqlx::query(&format!(
+                    "SELECT {MATTER_COLUMNS} FROM matters WHERE next_due IS NOT NULL AND next_due <= $1 ORDER BY next_due, id LIMIT $2"
+                ))
+                .bind(now)
+                .bind(i64::from(limit.max(1)))
+                .fetch_all(&self.pool)
+                .await?;
+                rows.iter().map(shared_rows::matter).collect()
+            }
+
+            async fn clear_matter_schedule(&self, id: i64) -> crate::Result<()> {
+                sqlx::query("UPDATE matters SET next_due = NULL WHERE id = $1")
+                    .bind(id)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(())
+            }
+
             async fn apply_matter_action(
                 &self,
                 scope: &pingan_domain::Scope,
@@ -1050,12 +1072,17 @@ macro_rules! store_impl {
                     Some(d) => (true, d),
                     None => (false, None),
                 };
+                let (set_due, next_due) = match change.next_due {
+                    Some(d) => (true, d),
+                    None => (false, None),
+                };
                 let updated = sqlx::query(
                     "UPDATE matters SET state = $1, version = version + 1, \
                      category_code = COALESCE($2, category_code), holder = COALESCE($3, holder), \
                      assigned_unit_id = CASE WHEN $4 THEN $5 ELSE assigned_unit_id END, \
                      deadline = CASE WHEN $6 THEN $7 ELSE deadline END, \
-                     rework_count = rework_count + $8, rating = COALESCE($9, rating), updated_at = $10 \
+                     rework_count = rework_count + $8, rating = COALESCE($9, rating), updated_at = $10, \
+                     overdue = COALESCE($15, overdue), next_due = CASE WHEN $16 THEN $17 ELSE next_due END \
                      WHERE id = $11 AND version = $12 AND grid_code >= $13 AND grid_code < $14",
                 )
                 .bind(&change.state)
@@ -1072,6 +1099,9 @@ macro_rules! store_impl {
                 .bind(version)
                 .bind(&lo)
                 .bind(&hi)
+                .bind(change.overdue)
+                .bind(set_due)
+                .bind(next_due)
                 .execute(&mut *tx)
                 .await
                 .map_err(|e| map_insert_error(e, "action"))?

@@ -149,6 +149,8 @@ pub struct NewMatter {
     /// The reporter's phone or other contact, encrypted at rest.
     pub contact: Option<String>,
     pub holder: String,
+    /// When the scheduler must first look at it (registration time limit).
+    pub next_due: Option<i64>,
 }
 
 /// A matter's current state.
@@ -173,6 +175,8 @@ pub struct Matter {
     pub deadline: Option<i64>,
     pub rework_count: i64,
     pub rating: Option<i64>,
+    pub overdue: bool,
+    pub next_due: Option<i64>,
     pub created_at: i64,
     pub updated_at: i64,
 }
@@ -187,4 +191,6 @@ pub struct MatterChange {
     pub deadline: Option<Option<i64>>,
     pub add_rework: bool,
     pub rating: Option<i64>,
+    pub overdue: Option<bool>,
+    pub next_due: Option<Option<i64>>,
 }

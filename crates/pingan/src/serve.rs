@@ -37,6 +37,7 @@ pub async fn run_server(
     };
     let state = AppState::new(store, index, config);
     let refresher = pingan_api::spawn_index_refresher(state.clone(), Duration::from_secs(10));
+    let scheduler = pingan_api::scheduler::spawn(state.clone(), Duration::from_secs(30));
     let app = pingan_api::router(state);
     let listener = tokio::net::TcpListener::bind(listen)
         .await
@@ -53,6 +54,7 @@ pub async fn run_server(
     .with_graceful_shutdown(shutdown_signal())
     .await?;
     refresher.abort();
+    scheduler.abort();
     tracing::info!("stopped");
     Ok(())
 }

@@ -21,9 +21,13 @@ CREATE TABLE matters (
     deadline          INTEGER,
     rework_count      INTEGER NOT NULL DEFAULT 0,
     rating            INTEGER,
+    overdue           INTEGER NOT NULL DEFAULT 0,
+    -- When the scheduler must next look at the matter (remind, overdue,
+    -- escalate); NULL when nothing is pending. Sweeps read only what is due.
+    next_due          INTEGER,
     created_at        INTEGER NOT NULL,
     updated_at        INTEGER NOT NULL
 );
 CREATE INDEX matters_grid ON matters(grid_code, id);
 CREATE INDEX matters_state ON matters(state, id);
-CREATE INDEX matters_deadline ON matters(deadline) WHERE deadline IS NOT NULL;
+CREATE INDEX matters_next_due ON matters(next_due) WHERE next_due IS NOT NULL;

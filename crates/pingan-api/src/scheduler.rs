@@ -1,0 +1,160 @@
+//! The in-process scheduler: reminds before deadlines, marks what is overdue,
+//! and escalates by policy (小事不出村、大事不出镇: what a level does not
+//! register or solve in time goes one level up). Every step is an action of
+//! the `System` actor through the workflow table, so it lands in the log.
+//!
+//! A sweep reads only matters whose `next_due` has come (an index range), so
+//! its cost grows with what is due, not with what is open; and since the
+//! schedule lives in the database, work that fell due while the server was
+//! down is done by the first sweep after start.
+use std::time::Duration;
+
+use pingan_domain::matter::{self as rules, schedule::Due};
+use pingan_domain::workflow::{self, Action, Actor};
+use pingan_domain::Scope;
+use pingan_storage::{Matter, MatterChange, NewLogEntry, StoreError};
+use serde::Serialize;
+
+use crate::state::AppState;
+
+/// Matters handled per read; the sweep reads again until nothing is due.
+const BATCH: u32 = 500;
+
+#[derive(Debug, Default, Clone, PartialEq, Eq, Serialize)]
+pub struct SweepReport {
+    pub reminded: u64,
+    pub escalated: u64,
+    pub overdue: u64,
+    pub cleared: u64,
+    /// Skipped because a person acted on the matter at the same moment; the
+    /// next sweep sees it again.
+    pub raced: u64,
+}
+
+/// Does everything due by `now` (a parameter, so tests drive the clock).
+pub async fn sweep(state: &AppState, now: i64) -> Result<SweepReport, StoreError> {
+    let mut report = SweepReport::default();
+    loop {
+        let due = state.store.due_matters(now, BATCH).await?;
+        if due.is_empty() {
+            break;
+        }
+        let mut progressed = false;
+        for m in due {
+            match handle(state, &m, now).await {
+                Ok(Some(kind)) => {
+                    progressed = true;
+                    match kind {
+                        Due::Remind => report.reminded += 1,
+                        Due::Overdue => {
+                            report.overdue += 1;
+                            report.escalated += 1;
+                        }
+                        Due::Unregistered => report.escalated += 1,
+                        Due::Nothing => report.cleared += 1,
+                    }
+                }
+                Ok(None) => report.raced += 1,
+                Err(e) => return Err(e),
+            }
+        }
+        if !progressed {
+            // Everything in this batch raced with people: leave it to the next sweep.
+            break;
+        }
+    }
+    Ok(report)
+}
+
+/// One matter; `None` when a concurrent action changed it first.
+async fn handle(state: &AppState, m: &Matter, now: i64) -> Result<Option<Due>, StoreError> {
+    let Ok(st) = m.state.parse::<workflow::State>() else {
+        return Ok(None);
+    };
+    let due = rules::schedule::what_is_due(st, now, m.deadline, m.overdue);
+    let mut change = MatterChange {
+        state: m.state.clone(),
+        ..MatterChange::default()
+    };
+    let action = match due {
+        Due::Remind => {
+            change.next_due = Some(m.deadline);
+            Action::Remind
+        }
+        Due::Overdue | Due::Unregistered => {
+            let up = rules::holder_above(&m.holder).map(str::to_string);
+            if due == Due::Overdue {
+                change.overdue = Some(true);
+                change.next_due = Some(None);
+            } else {
+                // The level above gets the same time to register it; the top stops.
+                change.next_due =
+                    Some(up.as_ref().map(|_| {
+                        rules::schedule::REGISTRATION_LIMIT.deadline(&state.calendar, now)
+                    }));
+            }
+            change.holder = up;
+            Action::Escalate
+        }
+        Due::Nothing => Action::Remind,
+    };
+    let to = match workflow::next(st, action, Actor::System) {
+        Ok(to) if due != Due::Nothing => to,
+        _ => {
+            // Nothing the table lets the scheduler do here any more.
+            state.store.clear_matter_schedule(m.id).await?;
+            return Ok(Some(Due::Nothing));
+        }
+    };
+    change.state = to.as_str().to_string();
+    let reason = match due {
+        Due::Remind => "deadline near",
+        Due::Overdue => "overdue",
+        Due::Unregistered => "not registered in time",
+        Due::Nothing => "",
+    };
+    let entry = system_entry(m, action, st, to, reason);
+    match state
+        .store
+        .apply_matter_action(&Scope::everywhere(), m.id, m.version, &change, &entry)
+        .await
+    {
+        Ok(_) => Ok(Some(due)),
+        Err(StoreError::Conflict(_)) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+fn system_entry(
+    m: &Matter,
+    action: Action,
+    from: workflow::State,
+    to: workflow::State,
+    reason: &str,
+) -> NewLogEntry {
+    NewLogEntry {
+        subject: String::new(),
+        actor_id: None,
+        actor_role: "system".into(),
+        unit_id: None,
+        action: action.as_str().to_string(),
+        from_state: Some(from.as_str().to_string()),
+        to_state: Some(to.as_str().to_string()),
+        body: serde_json::json!({ "reason": reason, "holder_before": m.holder, "deadline": m.deadline })
+            .to_string(),
+    }
+}
+
+/// Sweeps at start (catching up on what fell due while down), then every `every`.
+pub fn spawn(state: AppState, every: Duration) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        loop {
+            match sweep(&state, pingan_storage::now_ms()).await {
+                Ok(r) if r != SweepReport::default() => tracing::info!(?r, "scheduler sweep"),
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "scheduler sweep failed"),
+            }
+            tokio::time::sleep(every).await;
+        }
+    })
+}
