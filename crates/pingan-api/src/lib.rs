@@ -90,6 +90,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/matters/{id}/actions", post(matters::act))
         .route("/api/v1/matters/{id}/log", get(matters::log))
         .route("/api/v1/track/{code}", get(matters::track))
+        .route("/api/v1/inbox", get(matters::inbox))
         .fallback(|| async { ApiError::NotFound("route") })
         .method_not_allowed_fallback(|| async {
             ApiError::BadRequest("method not allowed on this path".into())

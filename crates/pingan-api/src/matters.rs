@@ -9,7 +9,7 @@ use pingan_domain::workflow::{self, Action, Actor, Refusal};
 use pingan_domain::{GridCode, Role, Scope};
 use pingan_geo::Crs;
 use pingan_storage::{
-    now_ms, Account, Matter, MatterChange, NewLogEntry, NewMatter, Page as StorePage,
+    now_ms, Account, Matter, MatterChange, MatterFilter, NewLogEntry, NewMatter, Page as StorePage,
 };
 use rand::Rng;
 use serde::{Deserialize, Serialize};
@@ -307,15 +307,74 @@ pub async fn get(
 
 #[derive(Debug, Deserialize, IntoParams)]
 pub struct MatterListQuery {
-    /// Only matters in this state.
+    /// Only these states, comma-separated.
     pub state: Option<String>,
+    /// Only under this region or grid code prefix.
+    pub under: Option<String>,
+    /// Only this category (4 digits) or major category (2 digits).
+    pub category: Option<String>,
+    /// Only from this channel: grid_worker, citizen, hotline, department, higher_level.
+    pub source: Option<String>,
+    /// Only overdue (true) or not overdue (false) matters.
+    pub overdue: Option<bool>,
+    /// Filed at or after, ms since the Unix epoch (UTC).
+    pub from: Option<i64>,
+    /// Filed before, ms since the Unix epoch (UTC).
+    pub to: Option<i64>,
     /// The `next` value of the previous page.
     pub after: Option<String>,
     /// 1-1000, default 100.
     pub limit: Option<u32>,
 }
 
-/// Matters in the caller's scope, newest first.
+fn digits(what: &str, v: &str, lens: &[usize]) -> ApiResult<String> {
+    if lens.contains(&v.len()) && v.bytes().all(|b| b.is_ascii_digit()) {
+        Ok(v.to_string())
+    } else {
+        Err(ApiError::InvalidQuery(format!(
+            "{what} must be a code of {lens:?} digits"
+        )))
+    }
+}
+
+impl MatterListQuery {
+    fn filter(&self, caller: &Account) -> ApiResult<MatterFilter> {
+        let mut states = Vec::new();
+        for s in self
+            .state
+            .iter()
+            .flat_map(|s| s.split(','))
+            .filter(|s| !s.is_empty())
+        {
+            let st: workflow::State = s
+                .parse()
+                .map_err(|_| ApiError::InvalidQuery(format!("unknown state {s:?}")))?;
+            states.push(st.as_str().to_string());
+        }
+        Ok(MatterFilter {
+            states,
+            under: self
+                .under
+                .as_deref()
+                .map(|u| digits("under", u, &[2, 4, 6, 9, 12, 15]))
+                .transpose()?,
+            category_prefix: self
+                .category
+                .as_deref()
+                .map(|c| digits("category", c, &[2, 4]))
+                .transpose()?,
+            source: self.source.clone(),
+            overdue: self.overdue,
+            created_from: self.from,
+            created_to: self.to,
+            // Citizens and landlords list only what they reported.
+            reporter_id: matches!(caller.role, Role::Citizen | Role::Landlord).then_some(caller.id),
+            ..MatterFilter::default()
+        })
+    }
+}
+
+/// Matters in the caller's scope, newest first, with filters.
 #[utoipa::path(get, path = "/api/v1/matters", tag = "matters", params(MatterListQuery),
     responses((status = 200, body = Page<MatterView>), (status = 400, body = ErrorBody)))]
 pub async fn list(
@@ -329,29 +388,116 @@ pub async fn list(
             "limit must be between 1 and 1000".into(),
         ));
     }
-    if let Some(s) = &q.state {
-        s.parse::<workflow::State>()
-            .map_err(|_| ApiError::InvalidQuery(format!("unknown state {s:?}")))?;
+    let filter = q.filter(&caller)?;
+    if let Some(under) = &filter.under {
+        let reach = Scope::parse(under).map_err(|e| ApiError::InvalidQuery(e.to_string()))?;
+        if caller.scope.intersect(&reach).is_none() {
+            return Err(ApiError::OutOfScope(under.clone()));
+        }
     }
     let page = StorePage {
-        after: q.after,
+        after: q.after.clone(),
         limit,
     };
-    let mut rows = state
-        .store
-        .matters(&caller.scope, q.state.as_deref(), &page)
-        .await?;
+    let rows = state.store.matters(&caller.scope, &filter, &page).await?;
+    paged(&caller, rows, limit).map(Json)
+}
+
+fn paged(caller: &Account, rows: Vec<Matter>, limit: u32) -> ApiResult<Page<MatterView>> {
     let next = (rows.len() as u32 >= limit)
         .then(|| rows.last().map(|m| m.id.to_string()))
         .flatten();
-    if matches!(caller.role, Role::Citizen | Role::Landlord) {
-        rows.retain(|m| m.reporter_id == Some(caller.id));
-    }
     let items = rows
         .into_iter()
-        .map(|m| view(&caller, m))
+        .map(|m| view(caller, m))
         .collect::<ApiResult<_>>()?;
-    Ok(Json(Page { items, next }))
+    Ok(Page { items, next })
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct InboxBucket {
+    /// to_review, to_verify, returned, to_accept, to_handle, overdue.
+    pub name: String,
+    pub count: i64,
+    /// The newest 20.
+    pub items: Vec<MatterView>,
+}
+
+/// What waits for the caller: for centre operators what to review, verify and
+/// re-dispatch at their centre; for handlers what their unit must accept and
+/// handle; for everyone what is overdue in their scope.
+#[utoipa::path(get, path = "/api/v1/inbox", tag = "matters",
+    responses((status = 200, body = [InboxBucket])))]
+pub async fn inbox(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+) -> ApiResult<Json<Vec<InboxBucket>>> {
+    let states = |list: &[workflow::State]| {
+        list.iter()
+            .map(|s| s.as_str().to_string())
+            .collect::<Vec<_>>()
+    };
+    let mut buckets: Vec<(&str, MatterFilter)> = Vec::new();
+    if caller.role == Role::CentreOperator {
+        let holder = Some(caller.scope.prefix().to_string());
+        use workflow::State as S;
+        for (name, list) in [
+            ("to_review", &[S::Reported, S::Reopened][..]),
+            ("to_verify", &[S::Handled][..]),
+            ("returned", &[S::Returned][..]),
+        ] {
+            buckets.push((
+                name,
+                MatterFilter {
+                    states: states(list),
+                    holder: holder.clone(),
+                    ..MatterFilter::default()
+                },
+            ));
+        }
+    }
+    if let Some(unit) = caller.unit_id {
+        use workflow::State as S;
+        for (name, list) in [
+            ("to_accept", &[S::Dispatched][..]),
+            ("to_handle", &[S::Accepted, S::Rework][..]),
+        ] {
+            buckets.push((
+                name,
+                MatterFilter {
+                    states: states(list),
+                    assigned_unit_id: Some(unit),
+                    ..MatterFilter::default()
+                },
+            ));
+        }
+    }
+    if !matches!(caller.role, Role::Citizen | Role::Landlord) {
+        buckets.push((
+            "overdue",
+            MatterFilter {
+                overdue: Some(true),
+                ..MatterFilter::default()
+            },
+        ));
+    }
+    let mut out = Vec::with_capacity(buckets.len());
+    for (name, filter) in buckets {
+        let count = state.store.count_matters(&caller.scope, &filter).await?;
+        let rows = state
+            .store
+            .matters(&caller.scope, &filter, &StorePage::first(20))
+            .await?;
+        out.push(InboxBucket {
+            name: name.to_string(),
+            count,
+            items: rows
+                .into_iter()
+                .map(|m| view(&caller, m))
+                .collect::<ApiResult<_>>()?,
+        });
+    }
+    Ok(Json(out))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]

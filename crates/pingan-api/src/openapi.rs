@@ -36,6 +36,7 @@ use crate::{auth, imports, matters, routes, views};
         matters::act,
         matters::log,
         matters::track,
+        matters::inbox,
     ),
     components(schemas(
         crate::error::ErrorBody,

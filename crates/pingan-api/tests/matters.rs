@@ -239,6 +239,47 @@ async fn report_to_rating(store: Arc<dyn Store>) {
     );
     assert_eq!(f.store.verify_log().await.unwrap(), Ok(12));
 
+    // Lists filter within the scope.
+    for (query, expected) in [
+        ("state=rated", 1),
+        ("state=closed,reported", 0),
+        ("category=06", 1),
+        ("category=0602", 1),
+        ("category=01", 0),
+        ("under=330102001001", 1),
+        ("source=grid_worker", 1),
+        ("overdue=true", 0),
+    ] {
+        let (status, list) = call(
+            &f.app,
+            Method::GET,
+            &format!("/api/v1/matters?{query}"),
+            Some(operator),
+            None,
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "{query}: {list}");
+        assert_eq!(list["items"].as_array().unwrap().len(), expected, "{query}");
+    }
+    let (status, body) = call(
+        &f.app,
+        Method::GET,
+        "/api/v1/matters?under=330203",
+        Some(operator),
+        None,
+    )
+    .await;
+    assert_error(status, &body, StatusCode::FORBIDDEN, "out_of_scope");
+    let (status, body) = call(
+        &f.app,
+        Method::GET,
+        "/api/v1/matters?state=flying",
+        Some(operator),
+        None,
+    )
+    .await;
+    assert_error(status, &body, StatusCode::BAD_REQUEST, "invalid_query");
+
     // A citizen follows it by tracking code, without signing in and without personal data.
     let code = m["tracking_code"].as_str().unwrap();
     let (status, tracked) = call(

@@ -152,9 +152,15 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// A matter by its tracking code, whatever the scope (the public view
     /// shows no personal data).
     async fn matter_by_tracking_code(&self, code: &str) -> Result<Option<Matter>>;
-    /// Matters in the scope, newest first, optionally in one state.
-    async fn matters(&self, scope: &Scope, state: Option<&str>, page: &Page)
-        -> Result<Vec<Matter>>;
+    /// Matters in the scope that pass the filter, newest first.
+    async fn matters(
+        &self,
+        scope: &Scope,
+        filter: &MatterFilter,
+        page: &Page,
+    ) -> Result<Vec<Matter>>;
+    /// How many matters in the scope pass the filter.
+    async fn count_matters(&self, scope: &Scope, filter: &MatterFilter) -> Result<i64>;
     /// Matters the scheduler must look at by `now`, soonest first, whatever
     /// the scope (the scheduler acts for the whole deployment).
     async fn due_matters(&self, now: i64, limit: u32) -> Result<Vec<Matter>>;

@@ -124,6 +124,61 @@ macro_rules! store_impl {
             lng, lat, source, reporter_id, contact_masked, holder, assigned_unit_id, deadline, rework_count, rating, overdue, next_due, created_at, updated_at";
         const CONTACT_FIELD: &str = "matters.contact";
 
+        /// Appends the WHERE conditions of a matter list; false when the
+        /// filter's region lies outside the scope (the list is empty).
+        fn push_matter_filter<'a>(
+            q: &mut sqlx::QueryBuilder<'a, $db>,
+            scope: &pingan_domain::Scope,
+            f: &'a crate::MatterFilter,
+        ) -> bool {
+            let reach = match &f.under {
+                Some(under) => match pingan_domain::Scope::parse(under) {
+                    Ok(u) => match scope.intersect(&u) {
+                        Some(r) => r,
+                        None => return false,
+                    },
+                    Err(_) => return false,
+                },
+                None => scope.clone(),
+            };
+            let (lo, hi) = crate::queries::prefix_range(reach.prefix());
+            q.push("grid_code >= ").push_bind(lo).push(" AND grid_code < ").push_bind(hi);
+            if !f.states.is_empty() {
+                q.push(" AND state IN (");
+                let mut list = q.separated(", ");
+                for s in &f.states {
+                    list.push_bind(s.as_str());
+                }
+                q.push(")");
+            }
+            if let Some(c) = &f.category_prefix {
+                let (lo, hi) = crate::queries::prefix_range(c);
+                q.push(" AND category_code >= ").push_bind(lo).push(" AND category_code < ").push_bind(hi);
+            }
+            if let Some(v) = &f.source {
+                q.push(" AND source = ").push_bind(v.as_str());
+            }
+            if let Some(v) = &f.holder {
+                q.push(" AND holder = ").push_bind(v.as_str());
+            }
+            if let Some(v) = f.assigned_unit_id {
+                q.push(" AND assigned_unit_id = ").push_bind(v);
+            }
+            if let Some(v) = f.reporter_id {
+                q.push(" AND reporter_id = ").push_bind(v);
+            }
+            if let Some(v) = f.overdue {
+                q.push(" AND overdue = ").push_bind(v);
+            }
+            if let Some(v) = f.created_from {
+                q.push(" AND created_at >= ").push_bind(v);
+            }
+            if let Some(v) = f.created_to {
+                q.push(" AND created_at < ").push_bind(v);
+            }
+            true
+        }
+
         const LOG_COLUMNS: &str = "seq, at, subject, actor_id, actor_role, unit_id, action, from_state, to_state, body, prev_hash, hash";
 
         /// Appends to the event log inside the caller's transaction, so a state
@@ -1016,23 +1071,27 @@ macro_rules! store_impl {
             async fn matters(
                 &self,
                 scope: &pingan_domain::Scope,
-                state: Option<&str>,
+                filter: &crate::MatterFilter,
                 page: &crate::Page,
             ) -> crate::Result<Vec<crate::Matter>> {
-                let (lo, hi) = crate::queries::prefix_range(scope.prefix());
                 let before: i64 = page.after.as_deref().and_then(|a| a.parse().ok()).unwrap_or(i64::MAX);
-                let rows = sqlx::query(&format!(
-                    "SELECT {MATTER_COLUMNS} FROM matters WHERE grid_code >= $1 AND grid_code < $2 AND id < $3 \
-                     AND ($4 = '' OR state = $4) ORDER BY id DESC LIMIT $5"
-                ))
-                .bind(lo)
-                .bind(hi)
-                .bind(before)
-                .bind(state.unwrap_or(""))
-                .bind(page.limit())
-                .fetch_all(&self.pool)
-                .await?;
+                let mut q = sqlx::QueryBuilder::<$db>::new(format!("SELECT {MATTER_COLUMNS} FROM matters WHERE "));
+                if !push_matter_filter(&mut q, scope, filter) {
+                    return Ok(Vec::new());
+                }
+                q.push(" AND id < ").push_bind(before);
+                q.push(" ORDER BY id DESC LIMIT ").push_bind(page.limit());
+                let rows = q.build().fetch_all(&self.pool).await?;
                 rows.iter().map(shared_rows::matter).collect()
+            }
+
+            async fn count_matters(&self, scope: &pingan_domain::Scope, filter: &crate::MatterFilter) -> crate::Result<i64> {
+                use sqlx::Row;
+                let mut q = sqlx::QueryBuilder::<$db>::new("SELECT COUNT(*) AS n FROM matters WHERE ");
+                if !push_matter_filter(&mut q, scope, filter) {
+                    return Ok(0);
+                }
+                Ok(q.build().fetch_one(&self.pool).await?.try_get("n")?)
             }
 
             async fn due_matters(&self, now: i64, limit: u32) -> crate::Result<Vec<crate::Matter>> {

@@ -194,3 +194,24 @@ pub struct MatterChange {
     pub overdue: Option<bool>,
     pub next_due: Option<Option<i64>>,
 }
+
+/// Which matters a list shows; every field narrows it, within the caller's scope.
+#[derive(Debug, Clone, Default)]
+pub struct MatterFilter {
+    /// Any of these states (empty: all).
+    pub states: Vec<String>,
+    /// Under this region or grid code prefix.
+    pub under: Option<String>,
+    /// Category code or its 2-digit major.
+    pub category_prefix: Option<String>,
+    pub source: Option<String>,
+    /// Held by exactly this centre (region prefix).
+    pub holder: Option<String>,
+    pub assigned_unit_id: Option<i64>,
+    pub reporter_id: Option<i64>,
+    pub overdue: Option<bool>,
+    /// Filed at or after (ms, UTC).
+    pub created_from: Option<i64>,
+    /// Filed before (ms, UTC).
+    pub created_to: Option<i64>,
+}
