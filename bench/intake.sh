@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# Intake throughput over HTTP: grid-worker reports (each located to its grid,
+# written with its first chained log entry and its registration deadline) sent
+# by wrk on the same machine to `pingan serve` over the demo data.
+#   bench/intake.sh [sqlite|postgres] [SECONDS] [CONNECTIONS]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BACKEND=${1:-sqlite}
+SECS=${2:-20}
+CONNS=${3:-32}
+command -v wrk >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; }
+cargo build --release --locked
+BIN=$PWD/target/release/pingan
+WORK=$(mktemp -d /tmp/pingan-intake.XXXXXX)
+trap 'kill $(jobs -p) 2>/dev/null; rm -rf "$WORK"' EXIT
+
+run() { # extra args for pingan
+  "$BIN" --data "$WORK/data" "$@" demo --no-serve >/dev/null 2>&1
+  local port
+  port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+  RUST_LOG=warn "$BIN" --data "$WORK/data" "$@" serve --listen "127.0.0.1:$port" 2>"$WORK/serve.log" &
+  local server=$!
+  until curl -sf "http://127.0.0.1:$port/healthz" >/dev/null; do sleep 0.05; done
+  local password token
+  password=$(awk -F'\t' '$1=="gridworker"{print $2}' "$WORK/data/demo-accounts.txt")
+  token=$(curl -sf -X POST -H 'Content-Type: application/json' \
+    -d "{\"username\":\"gridworker\",\"password\":\"$password\"}" "http://127.0.0.1:$port/api/v1/auth/login" |
+    python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])')
+  cat > "$WORK/report.lua" <<LUA
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["Authorization"] = "Bearer $token"
+local threads = 0
+function setup(thread)
+  threads = threads + 1
+  thread:set("tag", threads .. "-" .. os.time())
+end
+local n = 0
+request = function()
+  n = n + 1
+  local body = string.format('{"description":"道路有碎玻璃 %d","category_code":"0403","lng":120.1655,"lat":30.2575,"crs":"gcj02","idempotency_key":"bench-%s-%d"}', n, tag, n)
+  return wrk.format(nil, nil, nil, body)
+end
+LUA
+  wrk -t2 -c"$CONNS" -d"${SECS}s" --latency -s "$WORK/report.lua" "http://127.0.0.1:$port/api/v1/matters"
+  kill -TERM "$server"; wait "$server" || true
+  "$BIN" --data "$WORK/data" "$@" audit verify
+}
+
+if [ "$BACKEND" = postgres ]; then
+  export -f run; export BIN WORK CONNS SECS
+  scripts/with-postgres.sh bash -c 'run --database-url "$PINGAN_TEST_POSTGRES_URL"'
+else
+  run
+fi
