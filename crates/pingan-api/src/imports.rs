@@ -68,12 +68,7 @@ pub async fn import_grids(
     }
     let rows: Vec<NewGrid> = features
         .iter()
-        .map(|f| NewGrid {
-            code: f.code.to_string(),
-            name: f.name.clone(),
-            geometry: pingan_geo::geometry::encode(&f.geometry),
-            bbox: pingan_geo::geometry::bbox(&f.geometry).unwrap_or_default(),
-        })
+        .map(|f| grid_row(&f.code, f.name.clone(), &f.geometry))
         .collect();
     let GridImportSummary { added, replaced } = store.import_grids(&rows, progress).await?;
     Ok(GridImportReport {
@@ -81,6 +76,36 @@ pub async fn import_grids(
         added,
         replaced,
     })
+}
+
+/// A grid as the store keeps it: the encoded geometry and its bounding box.
+pub fn grid_row(code: &GridCode, name: String, geometry: &geo::MultiPolygon<f64>) -> NewGrid {
+    NewGrid {
+        code: code.to_string(),
+        name,
+        geometry: pingan_geo::geometry::encode(geometry),
+        bbox: pingan_geo::geometry::bbox(geometry).unwrap_or_default(),
+    }
+}
+
+/// Where a grid lies: its regions from province down to village, and its name.
+pub async fn place_of(
+    store: &dyn Store,
+    code: &GridCode,
+) -> Result<(Vec<pingan_storage::Region>, Option<String>), StoreError> {
+    let chain: Vec<String> = code
+        .village()
+        .chain()
+        .iter()
+        .map(|c| c.as_str().to_string())
+        .collect();
+    let mut regions = store.region_names(&chain).await?;
+    regions.sort_by_key(|r| r.level);
+    let name = store
+        .grid(&Scope::everywhere(), code.as_str())
+        .await?
+        .map(|g| g.grid.name);
+    Ok((regions, name))
 }
 
 /// Grids per packed row: large enough that loading is a few hundred reads,

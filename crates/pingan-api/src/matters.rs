@@ -7,7 +7,6 @@ use pingan_domain::category::{CategoryCode, Severity};
 use pingan_domain::matter::{self as rules, Relation};
 use pingan_domain::workflow::{self, Action, Actor, Refusal};
 use pingan_domain::{GridCode, Role, Scope};
-use pingan_geo::Crs;
 use pingan_storage::{
     now_ms, Account, Matter, MatterChange, MatterFilter, NewLogEntry, NewMatter, Page as StorePage,
 };
@@ -140,16 +139,6 @@ async fn visible_matter(state: &AppState, caller: &Account, id: i64) -> ApiResul
     Ok(m)
 }
 
-fn source_of(role: Role) -> &'static str {
-    match role {
-        Role::GridWorker | Role::GridChief => "grid_worker",
-        Role::CentreOperator => "hotline",
-        Role::DepartmentHandler => "department",
-        Role::Leader | Role::Admin => "higher_level",
-        Role::Citizen | Role::Landlord | Role::Mediator => "citizen",
-    }
-}
-
 fn tracking_code() -> String {
     let mut rng = rand::rngs::OsRng;
     (0..rules::TRACKING_LEN)
@@ -234,12 +223,7 @@ pub async fn create(
             (code, None)
         }
         (None, Some(lng), Some(lat)) => {
-            let crs: Crs = match &req.crs {
-                Some(c) => c.parse().map_err(|e: pingan_geo::crs::UnknownCrs| {
-                    ApiError::BadRequest(e.to_string())
-                })?,
-                None => Crs::Wgs84,
-            };
+            let crs = crate::routes::crs_from(req.crs.as_deref()).map_err(ApiError::BadRequest)?;
             if !((-180.0..=180.0).contains(&lng) && (-90.0..=90.0).contains(&lat)) {
                 return Err(ApiError::BadRequest("lng or lat out of range".into()));
             }
@@ -268,7 +252,7 @@ pub async fn create(
         grid_code: grid_code.to_string(),
         lng: point.map(|p| p.0),
         lat: point.map(|p| p.1),
-        source: source_of(caller.role).to_string(),
+        source: rules::channel_of(caller.role).to_string(),
         reporter_id: Some(caller.id),
         contact: req.contact,
         holder,

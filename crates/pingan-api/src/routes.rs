@@ -50,6 +50,14 @@ fn require(caller: &Caller, allowed: impl Fn(Role) -> bool) -> ApiResult<()> {
     }
 }
 
+/// Reads an optional coordinate-system name; WGS-84 when absent.
+pub(crate) fn crs_from(text: Option<&str>) -> Result<Crs, String> {
+    text.map_or(Ok(Crs::Wgs84), |c| {
+        c.parse()
+            .map_err(|e: pingan_geo::crs::UnknownCrs| e.to_string())
+    })
+}
+
 /// Reads a region code given as 2, 4, 6, 9 or 12 digits.
 fn region_code(text: &str) -> ApiResult<RegionCode> {
     let parsed = if text.len() == 12 {
@@ -121,12 +129,7 @@ pub async fn locate(
     State(state): State<AppState>,
     ApiQuery(q): ApiQuery<LocateQuery>,
 ) -> ApiResult<Json<LocateResponse>> {
-    let crs: Crs = match &q.crs {
-        Some(c) => c
-            .parse()
-            .map_err(|e: pingan_geo::crs::UnknownCrs| ApiError::InvalidQuery(e.to_string()))?,
-        None => Crs::Wgs84,
-    };
+    let crs = crs_from(q.crs.as_deref()).map_err(ApiError::InvalidQuery)?;
     let in_range = (-180.0..=180.0).contains(&q.lng) && (-90.0..=90.0).contains(&q.lat);
     if !in_range {
         return Err(ApiError::InvalidQuery(
@@ -139,23 +142,12 @@ pub async fn locate(
         .locate(lng, lat)
         .cloned()
         .ok_or(ApiError::NotInAnyGrid)?;
-    let chain: Vec<String> = code
-        .village()
-        .chain()
-        .iter()
-        .map(|c| c.as_str().to_string())
-        .collect();
-    let mut regions = state.store.region_names(&chain).await?;
-    regions.sort_by_key(|r| r.level);
-    let grid = state
-        .store
-        .grid(&Scope::everywhere(), code.as_str())
-        .await?
-        .ok_or(ApiError::NotInAnyGrid)?;
+    let (regions, name) = crate::imports::place_of(&*state.store, &code).await?;
+    let name = name.ok_or(ApiError::NotInAnyGrid)?;
     Ok(Json(LocateResponse {
         grid: GridRef {
-            code: grid.grid.code,
-            name: grid.grid.name,
+            code: code.to_string(),
+            name,
         },
         regions: regions
             .into_iter()
@@ -304,12 +296,7 @@ pub async fn import_grids(
     if !caller.role.manages_accounts() {
         return Err(ApiError::Forbidden);
     }
-    let crs: Crs = match &q.crs {
-        Some(c) => c
-            .parse()
-            .map_err(|e: pingan_geo::crs::UnknownCrs| ApiError::InvalidQuery(e.to_string()))?,
-        None => Crs::Wgs84,
-    };
+    let crs = crs_from(q.crs.as_deref()).map_err(ApiError::InvalidQuery)?;
     let index = state.index();
     let report =
         crate::imports::import_grids(&*state.store, &index, &body, crs, &caller.scope, &|_| {})

@@ -56,6 +56,17 @@ pub fn actors(role: Role, rel: &Relation) -> Vec<Actor> {
         .collect()
 }
 
+/// The intake channel (来源渠道) a report comes through, by the reporter's role.
+pub fn channel_of(role: Role) -> &'static str {
+    match role {
+        Role::GridWorker | Role::GridChief => "grid_worker",
+        Role::CentreOperator => "hotline",
+        Role::DepartmentHandler => "department",
+        Role::Leader | Role::Admin => "higher_level",
+        Role::Citizen | Role::Landlord | Role::Mediator => "citizen",
+    }
+}
+
 /// The centre that first holds a matter: the township of its grid
 /// (小事不出村、大事不出镇 — the township centre reviews what grids report).
 pub fn initial_holder(grid_code: &str) -> &str {

@@ -96,12 +96,7 @@ async fn build(settings: &Settings, store: &dyn Store, seed: u64) -> anyhow::Res
     let grids: Vec<NewGrid> = geography
         .grids
         .iter()
-        .map(|g| NewGrid {
-            code: g.code.to_string(),
-            name: g.name.clone(),
-            geometry: pingan_geo::geometry::encode(&g.geometry),
-            bbox: pingan_geo::geometry::bbox(&g.geometry).unwrap_or_default(),
-        })
+        .map(|g| pingan_api::imports::grid_row(&g.code, g.name.clone(), &g.geometry))
         .collect();
     let pb = bar(grids.len() as u64, "writing grids", false);
     store.import_grids(&grids, &|n| pb.set_position(n)).await?;

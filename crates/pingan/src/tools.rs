@@ -151,24 +151,11 @@ pub async fn locate(settings: &Settings, args: LocateArgs) -> anyhow::Result<()>
     let Some(code) = index.locate(lng, lat) else {
         bail!("({}, {}) lies in no grid", args.lng, args.lat);
     };
-    let chain: Vec<String> = code
-        .village()
-        .chain()
-        .iter()
-        .map(|c| c.as_str().to_string())
-        .collect();
-    let mut regions = store.region_names(&chain).await?;
-    regions.sort_by_key(|r| r.level);
-    let grid = store.grid(&Scope::everywhere(), code.as_str()).await?;
+    let (regions, name) = pingan_api::imports::place_of(&*store, code).await?;
     for r in regions {
         println!("{:9} {} {}", r.level.as_str(), r.code, r.name);
     }
-    println!(
-        "{:9} {} {}",
-        "grid",
-        code,
-        grid.map(|g| g.grid.name).unwrap_or_default()
-    );
+    println!("{:9} {} {}", "grid", code, name.unwrap_or_default());
     Ok(())
 }
 
@@ -321,11 +308,8 @@ pub async fn synthetic_grids(
     let grids = pingan_geo::synthetic::national_grids(&villages, per_village, seed);
     let rows: Vec<NewGrid> = grids
         .iter()
-        .map(|(code, g)| NewGrid {
-            code: code.to_string(),
-            name: format!("合成网格{}", &code.as_str()[12..]),
-            geometry: pingan_geo::geometry::encode(g),
-            bbox: pingan_geo::geometry::bbox(g).unwrap_or_default(),
+        .map(|(code, g)| {
+            pingan_api::imports::grid_row(code, format!("合成网格{}", &code.as_str()[12..]), g)
         })
         .collect();
     drop(grids);
