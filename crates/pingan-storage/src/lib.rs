@@ -6,6 +6,7 @@
 pub mod chain;
 mod migrate;
 pub mod personal;
+pub mod photos;
 mod postgres;
 mod queries;
 mod sqlite;
@@ -19,6 +20,7 @@ use pingan_domain::{Role, Scope};
 
 pub use chain::{ChainFault, LogEntry, NewLogEntry};
 pub use personal::{KeyError, PersonalDataKeys};
+pub use photos::{PhotoError, PhotoInfo, PhotoKind, PhotoStore, StoredPhoto};
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
 pub use types::*;
