@@ -38,8 +38,29 @@ pub enum ApiError {
     StaleVersion(String),
     #[error("the reported place lies in no grid")]
     PlaceOutsideGrids,
+    /// Input refused for a reason with its own stable code.
+    #[error("{en}")]
+    Invalid {
+        code: &'static str,
+        zh: String,
+        en: String,
+    },
+    /// An upload that is not an acceptable photo.
+    #[error("{0}")]
+    Photo(pingan_storage::photos::PhotoError),
     #[error("internal error")]
     Internal(String),
+}
+
+impl ApiError {
+    /// A 400 with its own code and both messages.
+    pub fn invalid(code: &'static str, zh: impl Into<String>, en: impl Into<String>) -> Self {
+        ApiError::Invalid {
+            code,
+            zh: zh.into(),
+            en: en.into(),
+        }
+    }
 }
 
 /// The body of every error response.
@@ -73,6 +94,17 @@ impl ApiError {
             ApiError::Workflow(_) => StatusCode::FORBIDDEN,
             ApiError::StaleVersion(_) => StatusCode::CONFLICT,
             ApiError::PlaceOutsideGrids => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::Invalid { .. } => StatusCode::BAD_REQUEST,
+            ApiError::Photo(e) => match e {
+                pingan_storage::photos::PhotoError::TooLarge { .. } => {
+                    StatusCode::PAYLOAD_TOO_LARGE
+                }
+                pingan_storage::photos::PhotoError::Io(_) => StatusCode::INTERNAL_SERVER_ERROR,
+                pingan_storage::photos::PhotoError::NotAnImage => {
+                    StatusCode::UNSUPPORTED_MEDIA_TYPE
+                }
+                _ => StatusCode::BAD_REQUEST,
+            },
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -95,6 +127,8 @@ impl ApiError {
             ApiError::Workflow(r) => r.code(),
             ApiError::StaleVersion(_) => "stale_version",
             ApiError::PlaceOutsideGrids => "not_in_any_grid",
+            ApiError::Invalid { code, .. } => code,
+            ApiError::Photo(e) => e.code(),
             ApiError::Internal(_) => "internal",
         }
     }
@@ -138,6 +172,8 @@ impl ApiError {
             }
             ApiError::StaleVersion(m) => format!("事件已被他人更新，请刷新后重试（{m}）"),
             ApiError::PlaceOutsideGrids => "上报位置不在任何网格内".into(),
+            ApiError::Invalid { zh, .. } => zh.clone(),
+            ApiError::Photo(e) => photo_message_zh(e),
             ApiError::Internal(_) => "服务器内部错误".into(),
         }
     }
@@ -154,6 +190,19 @@ impl ApiError {
     }
 }
 
+fn photo_message_zh(e: &pingan_storage::photos::PhotoError) -> String {
+    use pingan_storage::photos::PhotoError as P;
+    match e {
+        P::TooLarge { max, actual } => {
+            format!("照片过大：{actual} 字节，上限 {max} 字节")
+        }
+        P::NotAnImage => "上传的文件不是 JPEG、PNG 或 WebP 图片".into(),
+        P::BadDimensions { width, height } => format!("照片尺寸无效：{width}×{height}"),
+        P::Io(_) => "照片保存失败".into(),
+        _ => "照片文件已损坏或不完整".into(),
+    }
+}
+
 fn what_zh(what: &str) -> &'static str {
     match what {
         "region" => "该区划",
@@ -161,6 +210,7 @@ fn what_zh(what: &str) -> &'static str {
         "unit" => "该单位",
         "account" => "该账号",
         "matter" => "该事件",
+        "photo" => "该照片",
         _ => "所请求的资源",
     }
 }

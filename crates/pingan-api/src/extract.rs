@@ -20,7 +20,7 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
     }
 }
 
-fn json_rejection(e: JsonRejection) -> ApiError {
+pub(crate) fn json_rejection(e: JsonRejection) -> ApiError {
     ApiError::InvalidJson(e.body_text(), e.status())
 }
 

@@ -3,11 +3,13 @@
 #![forbid(unsafe_code)]
 
 pub mod auth;
+pub mod categories;
 pub mod error;
 pub mod extract;
 pub mod imports;
 pub mod matters;
 pub mod openapi;
+pub mod photos;
 pub mod routes;
 pub mod scheduler;
 pub mod state;
@@ -19,7 +21,7 @@ use std::time::Duration;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{header, HeaderName, HeaderValue, Request};
 use axum::response::{Html, IntoResponse};
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use tower_http::request_id::{
     MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
@@ -52,6 +54,9 @@ impl MakeRequestId for SequentialRequestId {
 /// The whole HTTP application.
 pub fn router(state: AppState) -> Router {
     let import_limit = state.config.import_body_limit;
+    // A report with its photos in one multipart body.
+    let photo_body =
+        state.config.photo_limit * state.config.photos_per_request + state.config.body_limit;
     let api = Router::new()
         .route("/healthz", get(routes::healthz))
         .route("/api/openapi.json", get(openapi_json))
@@ -85,8 +90,25 @@ pub fn router(state: AppState) -> Router {
             get(routes::account).patch(routes::change_account),
         )
         .route("/api/v1/accounts/{id}/phone", get(routes::reveal_phone))
-        .route("/api/v1/matters", get(matters::list).post(matters::create))
+        .route(
+            "/api/v1/matters",
+            get(matters::list)
+                .post(matters::create)
+                .layer(DefaultBodyLimit::max(photo_body)),
+        )
+        .route("/api/v1/matters/counts", get(matters::counts))
+        .route("/api/v1/matters/geojson", get(matters::geojson))
         .route("/api/v1/matters/{id}", get(matters::get))
+        .route(
+            "/api/v1/matters/{id}/photos/{sha256}",
+            get(photos::download),
+        )
+        .route(
+            "/api/v1/photos",
+            post(photos::upload).layer(DefaultBodyLimit::max(state.config.photo_limit)),
+        )
+        .route("/api/v1/categories", get(categories::catalogue))
+        .route("/api/v1/categories/{code}", put(categories::put_category))
         .route("/api/v1/matters/{id}/actions", post(matters::act))
         .route("/api/v1/matters/{id}/log", get(matters::log))
         .route("/api/v1/track/{code}", get(matters::track))

@@ -1,14 +1,17 @@
 //! Matters (事件): intake, the current state with the actions the caller may
 //! take, actions through the workflow table, the log, and public tracking.
-use axum::extract::State;
-use axum::http::StatusCode;
+use axum::extract::{FromRequest, Multipart, Request, State};
+use axum::http::{header, StatusCode};
 use axum::Json;
+use pingan_domain::calendar::TimeLimit;
 use pingan_domain::category::{CategoryCode, Severity};
 use pingan_domain::matter::{self as rules, Relation};
 use pingan_domain::workflow::{self, Action, Actor, Refusal};
 use pingan_domain::{GridCode, Role, Scope};
+use pingan_storage::photos::{PhotoError, StoredPhoto};
 use pingan_storage::{
-    now_ms, Account, Matter, MatterChange, MatterFilter, NewLogEntry, NewMatter, Page as StorePage,
+    now_ms, Account, LogEntry, Matter, MatterChange, MatterFilter, NewLogEntry, NewMatter,
+    Page as StorePage, PhotoRef, PhotoUpload,
 };
 use rand::Rng;
 use serde::{Deserialize, Serialize};
@@ -43,6 +46,9 @@ pub struct NewMatterRequest {
     /// A client-made id (8-64 letters, digits, dashes): sending the same report
     /// again answers the first matter instead of filing a duplicate.
     pub idempotency_key: Option<String>,
+    /// Photos of the scene uploaded before with `POST /api/v1/photos`
+    /// (their `sha256`), besides any sent in the same multipart request.
+    pub photos: Option<Vec<String>>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -67,12 +73,25 @@ pub struct MatterView {
     pub assigned_unit_id: Option<i64>,
     /// Milliseconds since the Unix epoch (UTC), once dispatched.
     pub deadline: Option<i64>,
+    /// The time limit it was dispatched under, e.g. `7wd`.
+    pub time_limit: Option<String>,
+    pub overdue: bool,
+    /// Under supervision (督办) by a higher level.
+    pub supervised: bool,
     pub rework_count: i64,
     pub rating: Option<i64>,
+    pub closed_at: Option<i64>,
+    /// For a duplicate: the matter it was merged into.
+    pub merged_into: Option<i64>,
     pub created_at: i64,
     pub updated_at: i64,
     /// The actions the caller may take now.
     pub actions_allowed: Vec<String>,
+    /// Photos of the scene and of the result (in the detail view only), at
+    /// `/api/v1/matters/{id}/photos/{sha256}`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Vec<Object>>)]
+    pub photos: Option<Vec<PhotoRef>>,
 }
 
 fn relation(caller: &Account, m: &Matter) -> Relation {
@@ -117,17 +136,27 @@ fn view(caller: &Account, m: Matter) -> ApiResult<MatterView> {
         holder: m.holder,
         assigned_unit_id: m.assigned_unit_id,
         deadline: m.deadline,
+        time_limit: m.time_limit,
+        overdue: m.overdue,
+        supervised: m.supervised,
         rework_count: m.rework_count,
         rating: m.rating,
+        closed_at: m.closed_at,
+        merged_into: m.merged_into,
         created_at: m.created_at,
         updated_at: m.updated_at,
         actions_allowed,
+        photos: None,
     })
 }
 
 /// Citizens and landlords see only what they reported; everyone else sees
 /// every matter in their scope.
-async fn visible_matter(state: &AppState, caller: &Account, id: i64) -> ApiResult<Matter> {
+pub(crate) async fn visible_matter(
+    state: &AppState,
+    caller: &Account,
+    id: i64,
+) -> ApiResult<Matter> {
     let m = state
         .store
         .matter(&caller.scope, id)
@@ -149,12 +178,18 @@ fn tracking_code() -> String {
 fn check_text(what: &str, text: &str, max: usize, required: bool) -> ApiResult<()> {
     let n = text.trim().chars().count();
     if required && n == 0 {
-        return Err(ApiError::BadRequest(format!("{what} is required")));
+        return Err(ApiError::invalid(
+            "text_required",
+            format!("缺少必填内容：{what}"),
+            format!("{what} is required"),
+        ));
     }
     if n > max {
-        return Err(ApiError::BadRequest(format!(
-            "{what} is longer than {max} characters"
-        )));
+        return Err(ApiError::invalid(
+            "text_too_long",
+            format!("{what} 超过 {max} 个字符"),
+            format!("{what} is longer than {max} characters"),
+        ));
     }
     Ok(())
 }
@@ -170,44 +205,118 @@ fn parse_severity(text: Option<&str>) -> ApiResult<Severity> {
 }
 
 fn known_category(state: &AppState, code: &str) -> ApiResult<String> {
-    let parsed = CategoryCode::parse(code).map_err(|e| ApiError::BadRequest(e.to_string()))?;
+    let unknown = || {
+        ApiError::invalid(
+            "unknown_category",
+            format!("未知的事件类别：{code}"),
+            format!("unknown category {code}"),
+        )
+    };
+    let parsed = CategoryCode::parse(code).map_err(|_| unknown())?;
     state
-        .catalogue
+        .catalogue()
+        .1
         .get(&parsed)
         .map(|c| c.code.as_str().to_string())
-        .ok_or_else(|| ApiError::BadRequest(format!("unknown category {code}")))
+        .ok_or_else(unknown)
 }
 
-/// Files a report. The place is located to its grid; the matter starts at the
-/// township centre of that grid.
-#[utoipa::path(post, path = "/api/v1/matters", tag = "matters", request_body = NewMatterRequest,
-    responses(
-        (status = 201, description = "Filed", body = MatterView),
-        (status = 200, description = "Already filed with this idempotency key", body = MatterView),
-        (status = 400, body = ErrorBody),
-        (status = 422, description = "The place lies in no grid", body = ErrorBody),
-    ))]
-pub async fn create(
-    State(state): State<AppState>,
-    Caller(caller): Caller,
-    ApiJson(req): ApiJson<NewMatterRequest>,
-) -> ApiResult<(StatusCode, Json<MatterView>)> {
+/// Resolves photo references: each must be a photo the caller uploaded.
+async fn attach_photos(
+    state: &AppState,
+    caller: &Account,
+    shas: &[String],
+    stage: &str,
+) -> ApiResult<Vec<PhotoRef>> {
+    if shas.len() > state.config.photos_per_request {
+        return Err(ApiError::invalid(
+            "too_many_photos",
+            format!("照片最多 {} 张", state.config.photos_per_request),
+            format!("at most {} photos", state.config.photos_per_request),
+        ));
+    }
+    let mut out: Vec<PhotoRef> = Vec::with_capacity(shas.len());
+    for sha in shas {
+        let sha = sha.to_ascii_lowercase();
+        let kind = state
+            .store
+            .photo_upload(&sha, caller.id)
+            .await?
+            .ok_or_else(|| {
+                ApiError::invalid(
+                    "unknown_photo",
+                    format!("照片 {sha} 未上传或不属于本账号"),
+                    format!("photo {sha} was not uploaded by this account"),
+                )
+            })?;
+        if !out.iter().any(|p| p.sha256 == sha) {
+            out.push(PhotoRef {
+                sha256: sha,
+                kind,
+                stage: stage.to_string(),
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// Stores a photo and notes its uploader; the answer names it for reports
+/// and actions.
+pub async fn store_photo(
+    state: &AppState,
+    caller: &Account,
+    bytes: &[u8],
+    now: i64,
+) -> ApiResult<StoredPhoto> {
+    let stored = state
+        .photos
+        .put(bytes, state.config.photo_limit)
+        .await
+        .map_err(ApiError::Photo)?;
+    state
+        .store
+        .record_photo_upload(&PhotoUpload {
+            sha256: stored.sha256.clone(),
+            account_id: caller.id,
+            kind: stored.kind.extension().to_string(),
+            bytes: stored.bytes as i64,
+            at: now,
+        })
+        .await?;
+    Ok(stored)
+}
+
+/// Files a report (the service behind `POST /api/v1/matters`, also used by
+/// the demo's simulation). The place is located to its grid; the matter
+/// starts at the township centre of that grid. Answers whether it is new.
+pub async fn file_report(
+    state: &AppState,
+    caller: &Account,
+    req: NewMatterRequest,
+    now: i64,
+) -> ApiResult<(Matter, bool)> {
     check_text("description", &req.description, MAX_DESCRIPTION_CHARS, true)?;
     let severity = parse_severity(req.severity.as_deref())?;
     let category_code = req
         .category_code
         .as_deref()
-        .map(|c| known_category(&state, c))
+        .map(|c| known_category(state, c))
         .transpose()?;
     if category_code.is_none() && !matches!(caller.role, Role::Citizen | Role::Landlord) {
-        return Err(ApiError::BadRequest("category_code is required".into()));
+        return Err(ApiError::invalid(
+            "category_required",
+            "请选择事件类别",
+            "category_code is required",
+        ));
     }
     if let Some(key) = &req.idempotency_key {
         let ok = (8..=64).contains(&key.len())
             && key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
         if !ok {
-            return Err(ApiError::BadRequest(
-                "idempotency_key must be 8-64 letters, digits or dashes".into(),
+            return Err(ApiError::invalid(
+                "bad_idempotency_key",
+                "idempotency_key 须为 8-64 位字母、数字或连字符",
+                "idempotency_key must be 8-64 letters, digits or dashes",
             ));
         }
     }
@@ -216,9 +325,16 @@ pub async fn create(
     }
     let (grid_code, point) = match (&req.grid_code, req.lng, req.lat) {
         (Some(code), None, None) => {
-            let code = GridCode::parse(code).map_err(|e| ApiError::BadRequest(e.to_string()))?;
+            let unknown = || {
+                ApiError::invalid(
+                    "unknown_grid",
+                    format!("未知的网格：{code}"),
+                    format!("unknown grid {code}"),
+                )
+            };
+            let code = GridCode::parse(code).map_err(|_| unknown())?;
             if state.index().get(&code).is_none() {
-                return Err(ApiError::BadRequest(format!("unknown grid {code}")));
+                return Err(unknown());
             }
             (code, None)
         }
@@ -241,6 +357,13 @@ pub async fn create(
             ))
         }
     };
+    let photos = attach_photos(
+        state,
+        caller,
+        req.photos.as_deref().unwrap_or(&[]),
+        "report",
+    )
+    .await?;
     let holder = rules::initial_holder(grid_code.as_str()).to_string();
     let new = NewMatter {
         tracking_code: tracking_code(),
@@ -256,7 +379,8 @@ pub async fn create(
         reporter_id: Some(caller.id),
         contact: req.contact,
         holder,
-        next_due: Some(rules::schedule::REGISTRATION_LIMIT.deadline(&state.calendar, now_ms())),
+        next_due: Some(rules::schedule::REGISTRATION_LIMIT.deadline(&state.calendar, now)),
+        photos,
     };
     let log = NewLogEntry {
         subject: String::new(),
@@ -266,9 +390,38 @@ pub async fn create(
         action: "report".into(),
         from_state: None,
         to_state: Some(new.state.clone()),
-        body: serde_json::json!({ "source": new.source, "grid_code": new.grid_code }).to_string(),
+        body: serde_json::json!({
+            "source": new.source,
+            "grid_code": new.grid_code,
+            "photos": new.photos.iter().map(|p| &p.sha256).collect::<Vec<_>>(),
+        })
+        .to_string(),
+        at: now,
     };
-    let (matter, created) = state.store.create_matter(&new, &log).await?;
+    Ok(state.store.create_matter(&new, &log).await?)
+}
+
+/// Files a report: JSON, or `multipart/form-data` with a `report` part (the
+/// same JSON) and up to nine `photo` parts (JPEG, PNG or WebP, checked by
+/// content). Photos may also be uploaded first with `POST /api/v1/photos` and
+/// named in `photos`, which suits a phone sending again after being offline.
+#[utoipa::path(post, path = "/api/v1/matters", tag = "matters", request_body = NewMatterRequest,
+    responses(
+        (status = 201, description = "Filed", body = MatterView),
+        (status = 200, description = "Already filed with this idempotency key", body = MatterView),
+        (status = 400, body = ErrorBody),
+        (status = 413, description = "A photo is too large", body = ErrorBody),
+        (status = 415, description = "A photo is not an image", body = ErrorBody),
+        (status = 422, description = "The place lies in no grid", body = ErrorBody),
+    ))]
+pub async fn create(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    request: Request,
+) -> ApiResult<(StatusCode, Json<MatterView>)> {
+    let now = now_ms();
+    let req = read_report(&state, &caller, request, now).await?;
+    let (matter, created) = file_report(&state, &caller, req, now).await?;
     let status = if created {
         StatusCode::CREATED
     } else {
@@ -277,6 +430,105 @@ pub async fn create(
     Ok((status, Json(view(&caller, matter)?)))
 }
 
+async fn read_report(
+    state: &AppState,
+    caller: &Account,
+    request: Request,
+    now: i64,
+) -> ApiResult<NewMatterRequest> {
+    let multipart = request
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("multipart/form-data"));
+    if !multipart {
+        let is_json = request
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("application/json"));
+        if !is_json {
+            return Err(ApiError::InvalidJson(
+                "send application/json or multipart/form-data".into(),
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ));
+        }
+        // The route admits photo-sized bodies; a JSON report stays small.
+        let bytes = axum::body::to_bytes(request.into_body(), state.config.body_limit)
+            .await
+            .map_err(|_| {
+                ApiError::InvalidJson(
+                    "the body is too large".into(),
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                )
+            })?;
+        return Json::<NewMatterRequest>::from_bytes(&bytes)
+            .map(|Json(r)| r)
+            .map_err(crate::extract::json_rejection);
+    }
+    let mut form = Multipart::from_request(request, state)
+        .await
+        .map_err(|e| ApiError::BadRequest(e.body_text()))?;
+    let mut report: Option<NewMatterRequest> = None;
+    let mut shas = Vec::new();
+    while let Some(mut field) = form
+        .next_field()
+        .await
+        .map_err(|e| ApiError::BadRequest(e.body_text()))?
+    {
+        match field.name().unwrap_or("") {
+            "report" => {
+                let text = field
+                    .bytes()
+                    .await
+                    .map_err(|e| ApiError::BadRequest(e.body_text()))?;
+                if text.len() > state.config.body_limit {
+                    return Err(ApiError::InvalidJson(
+                        "the report part is too large".into(),
+                        StatusCode::PAYLOAD_TOO_LARGE,
+                    ));
+                }
+                report = Some(serde_json::from_slice(&text).map_err(|e| {
+                    ApiError::InvalidJson(e.to_string(), StatusCode::UNPROCESSABLE_ENTITY)
+                })?);
+            }
+            "photo" | "photos" => {
+                if shas.len() >= state.config.photos_per_request {
+                    return Err(ApiError::invalid(
+                        "too_many_photos",
+                        format!("照片最多 {} 张", state.config.photos_per_request),
+                        format!("at most {} photos", state.config.photos_per_request),
+                    ));
+                }
+                let mut bytes = Vec::new();
+                while let Some(chunk) = field
+                    .chunk()
+                    .await
+                    .map_err(|e| ApiError::BadRequest(e.body_text()))?
+                {
+                    bytes.extend_from_slice(&chunk);
+                    if bytes.len() > state.config.photo_limit {
+                        // Refused before the rest arrives.
+                        return Err(ApiError::Photo(PhotoError::TooLarge {
+                            max: state.config.photo_limit,
+                            actual: bytes.len(),
+                        }));
+                    }
+                }
+                shas.push(store_photo(state, caller, &bytes, now).await?.sha256);
+            }
+            other => {
+                return Err(ApiError::BadRequest(format!(
+                    "unexpected form part {other:?}: send report and photo parts"
+                )))
+            }
+        }
+    }
+    let mut report =
+        report.ok_or_else(|| ApiError::BadRequest("the form has no report part".into()))?;
+    report.photos.get_or_insert_with(Vec::new).extend(shas);
+    Ok(report)
+}
 /// A matter with the actions the caller may take now.
 #[utoipa::path(get, path = "/api/v1/matters/{id}", tag = "matters", params(("id" = i64, Path)),
     responses((status = 200, body = MatterView), (status = 404, body = ErrorBody)))]
@@ -286,7 +538,10 @@ pub async fn get(
     ApiPath(id): ApiPath<i64>,
 ) -> ApiResult<Json<MatterView>> {
     let m = visible_matter(&state, &caller, id).await?;
-    Ok(Json(view(&caller, m)?))
+    let photos = state.store.matter_photos(id).await?;
+    let mut v = view(&caller, m)?;
+    v.photos = Some(photos);
+    Ok(Json(v))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -305,6 +560,8 @@ pub struct MatterListQuery {
     pub from: Option<i64>,
     /// Filed before, ms since the Unix epoch (UTC).
     pub to: Option<i64>,
+    /// Only supervised (督办) matters (true) or only the others (false).
+    pub supervised: Option<bool>,
     /// The `next` value of the previous page.
     pub after: Option<String>,
     /// 1-1000, default 100.
@@ -351,11 +608,167 @@ impl MatterListQuery {
             overdue: self.overdue,
             created_from: self.from,
             created_to: self.to,
+            supervised: self.supervised,
             // Citizens and landlords list only what they reported.
             reporter_id: matches!(caller.role, Role::Citizen | Role::Landlord).then_some(caller.id),
             ..MatterFilter::default()
         })
+        .and_then(|f| {
+            if let Some(under) = &f.under {
+                let reach =
+                    Scope::parse(under).map_err(|e| ApiError::InvalidQuery(e.to_string()))?;
+                if caller.scope.intersect(&reach).is_none() {
+                    return Err(ApiError::OutOfScope(under.clone()));
+                }
+            }
+            Ok(f)
+        })
     }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct StateCounts {
+    pub total: i64,
+    /// Matters per state (only states with any).
+    pub by_state: std::collections::BTreeMap<String, i64>,
+}
+
+/// How many matters in the caller's scope pass the filters, per state.
+#[utoipa::path(get, path = "/api/v1/matters/counts", tag = "matters", params(MatterListQuery),
+    responses((status = 200, body = StateCounts), (status = 400, body = ErrorBody)))]
+pub async fn counts(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    ApiQuery(q): ApiQuery<MatterListQuery>,
+) -> ApiResult<Json<StateCounts>> {
+    let filter = q.filter(&caller)?;
+    let by_state: std::collections::BTreeMap<String, i64> = state
+        .store
+        .count_matters_by_state(&caller.scope, &filter)
+        .await?
+        .into_iter()
+        .collect();
+    Ok(Json(StateCounts {
+        total: by_state.values().sum(),
+        by_state,
+    }))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct GeoJsonQuery {
+    /// west,south,east,north in WGS-84 degrees.
+    pub bbox: String,
+    /// Only these states, comma-separated.
+    pub state: Option<String>,
+    /// Only this category (4 digits) or major category (2 digits).
+    pub category: Option<String>,
+    pub overdue: Option<bool>,
+    pub supervised: Option<bool>,
+    /// 1-10000, default 2000; the newest come first.
+    pub limit: Option<u32>,
+}
+
+/// Matters with a position inside a bounding box, as GeoJSON points for maps.
+/// `truncated` says more matched than `limit`.
+#[utoipa::path(get, path = "/api/v1/matters/geojson", tag = "matters", params(GeoJsonQuery),
+    responses((status = 200, description = "A GeoJSON FeatureCollection", body = Object),
+        (status = 400, body = ErrorBody)))]
+pub async fn geojson(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    ApiQuery(q): ApiQuery<GeoJsonQuery>,
+) -> ApiResult<Json<serde_json::Value>> {
+    let parts: Vec<f64> = q
+        .bbox
+        .split(',')
+        .map(|v| v.trim().parse::<f64>())
+        .collect::<Result<_, _>>()
+        .map_err(|_| ApiError::InvalidQuery("bbox must be four numbers".into()))?;
+    let [west, south, east, north] = parts[..] else {
+        return Err(ApiError::InvalidQuery(
+            "bbox must be west,south,east,north".into(),
+        ));
+    };
+    if !(west <= east
+        && south <= north
+        && west >= -180.0
+        && east <= 180.0
+        && south >= -90.0
+        && north <= 90.0)
+    {
+        return Err(ApiError::InvalidQuery("bbox is not a valid box".into()));
+    }
+    let limit = q.limit.unwrap_or(2000);
+    if !(1..=10_000).contains(&limit) {
+        return Err(ApiError::InvalidQuery(
+            "limit must be between 1 and 10000".into(),
+        ));
+    }
+    let list = MatterListQuery {
+        state: q.state,
+        under: None,
+        category: q.category,
+        source: None,
+        overdue: q.overdue,
+        from: None,
+        to: None,
+        supervised: q.supervised,
+        after: None,
+        limit: None,
+    };
+    let mut filter = list.filter(&caller)?;
+    filter.bbox = Some([west, south, east, north]);
+    let mut features = Vec::new();
+    let mut after = None;
+    let mut truncated = false;
+    // Pages of at most 1000 rows (the store's page limit).
+    while features.len() < limit as usize {
+        let want = (limit as usize - features.len()).min(StorePage::MAX_LIMIT as usize) as u32;
+        let rows = state
+            .store
+            .matters(
+                &caller.scope,
+                &filter,
+                &StorePage {
+                    after: after.clone(),
+                    limit: want,
+                },
+            )
+            .await?;
+        let full = rows.len() as u32 == want;
+        after = rows.last().map(|m| m.id.to_string());
+        for m in rows {
+            let (Some(lng), Some(lat)) = (m.lng, m.lat) else {
+                continue;
+            };
+            features.push(serde_json::json!({
+                "type": "Feature",
+                "id": m.id,
+                "geometry": { "type": "Point", "coordinates": [lng, lat] },
+                "properties": {
+                    "id": m.id,
+                    "state": m.state,
+                    "category_code": m.category_code,
+                    "severity": m.severity,
+                    "grid_code": m.grid_code,
+                    "overdue": m.overdue,
+                    "supervised": m.supervised,
+                    "created_at": m.created_at,
+                },
+            }));
+        }
+        if !full {
+            break;
+        }
+        if features.len() >= limit as usize {
+            truncated = true;
+        }
+    }
+    Ok(Json(serde_json::json!({
+        "type": "FeatureCollection",
+        "features": features,
+        "truncated": truncated,
+    })))
 }
 
 /// Matters in the caller's scope, newest first, with filters.
@@ -373,12 +786,6 @@ pub async fn list(
         ));
     }
     let filter = q.filter(&caller)?;
-    if let Some(under) = &filter.under {
-        let reach = Scope::parse(under).map_err(|e| ApiError::InvalidQuery(e.to_string()))?;
-        if caller.scope.intersect(&reach).is_none() {
-            return Err(ApiError::OutOfScope(under.clone()));
-        }
-    }
     let page = StorePage {
         after: q.after.clone(),
         limit,
@@ -484,7 +891,7 @@ pub async fn inbox(
     Ok(Json(out))
 }
 
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Default, Deserialize, ToSchema)]
 pub struct ActionRequest {
     /// One of the matter's `actions_allowed`.
     pub action: String,
@@ -496,29 +903,66 @@ pub struct ActionRequest {
     pub category_code: Option<String>,
     /// transfer_down / transfer_sideways: the region prefix to hand it to.
     pub target: Option<String>,
+    /// merge: the matter this one duplicates.
+    pub target_matter_id: Option<i64>,
+    /// request_extension: how much longer, e.g. `3wd` (working days) or `8wh`.
+    pub extend_by: Option<String>,
     /// rate: 1-5.
     pub rating: Option<i64>,
-    /// A note; required to return or to fail verification.
+    /// A note; required to return, to fail verification and with requests.
     pub note: Option<String>,
+    /// self_resolve / report_handled: photos of the result (required), uploaded
+    /// before with `POST /api/v1/photos`.
+    pub photos: Option<Vec<String>>,
 }
 
-/// Performs an action through the workflow table. The state change and its
-/// log entry are written together, only if the matter is still at `version`.
-#[utoipa::path(post, path = "/api/v1/matters/{id}/actions", tag = "matters", params(("id" = i64, Path)),
-    request_body = ActionRequest,
-    responses(
-        (status = 200, body = MatterView),
-        (status = 400, body = ErrorBody),
-        (status = 403, description = "Not for this caller", body = ErrorBody),
-        (status = 404, body = ErrorBody),
-        (status = 409, description = "Not in this state, or a stale version", body = ErrorBody),
-    ))]
-pub async fn act(
-    State(state): State<AppState>,
-    Caller(caller): Caller,
-    ApiPath(id): ApiPath<i64>,
-    ApiJson(req): ApiJson<ActionRequest>,
-) -> ApiResult<Json<MatterView>> {
+/// The open request of a kind (extension or suspension), if any: the last
+/// such request with no answer after it.
+async fn pending_request(
+    state: &AppState,
+    id: i64,
+    request: Action,
+    answers: [Action; 2],
+) -> ApiResult<Option<LogEntry>> {
+    let entries = state.store.log_for(&format!("matter:{id}")).await?;
+    for e in entries.into_iter().rev() {
+        if answers.iter().any(|a| a.as_str() == e.action) {
+            return Ok(None);
+        }
+        if e.action == request.as_str() {
+            return Ok(Some(e));
+        }
+    }
+    Ok(None)
+}
+
+fn no_pending(what_zh: &str, what_en: &str) -> ApiError {
+    ApiError::invalid(
+        "no_pending_request",
+        format!("没有待审批的{what_zh}申请"),
+        format!("there is no pending {what_en} request"),
+    )
+}
+
+fn already_pending(what_zh: &str, what_en: &str) -> ApiError {
+    ApiError::invalid(
+        "request_pending",
+        format!("已有待审批的{what_zh}申请"),
+        format!("a {what_en} request is already pending"),
+    )
+}
+
+/// Performs an action through the workflow table (the service behind
+/// `POST /api/v1/matters/{id}/actions`, also used by the demo's simulation).
+/// The state change and its log entry are written together, only if the
+/// matter is still at `req.version`.
+pub async fn perform(
+    state: &AppState,
+    caller: &Account,
+    id: i64,
+    req: ActionRequest,
+    now: i64,
+) -> ApiResult<Matter> {
     let action: Action = req
         .action
         .parse()
@@ -526,9 +970,9 @@ pub async fn act(
     if let Some(note) = &req.note {
         check_text("note", note, MAX_NOTE_CHARS, false)?;
     }
-    let m = visible_matter(&state, &caller, id).await?;
+    let m = visible_matter(state, caller, id).await?;
     let from = parse_state(&m)?;
-    let actors = rules::actors(caller.role, &relation(&caller, &m));
+    let actors = rules::actors(caller.role, &relation(caller, &m));
     let (to, actor) = pick_actor(from, action, &actors)?;
     let mut change = MatterChange {
         state: to.as_str().to_string(),
@@ -542,6 +986,7 @@ pub async fn act(
             true,
         )
     };
+    let mut detail = serde_json::Map::new();
     match action {
         Action::Dispatch => {
             let unit_id = req
@@ -561,23 +1006,41 @@ pub async fn act(
                 return Err(ApiError::OutOfScope(format!("unit {unit_id}")));
             }
             let category = match (&req.category_code, &m.category_code) {
-                (Some(c), _) => known_category(&state, c)?,
+                (Some(c), _) => known_category(state, c)?,
                 (None, Some(c)) => c.clone(),
                 (None, None) => {
-                    return Err(ApiError::BadRequest(
-                        "dispatch needs a category_code".into(),
+                    return Err(ApiError::invalid(
+                        "category_required",
+                        "派遣前须确定事件类别",
+                        "dispatch needs a category_code",
                     ))
                 }
             };
             let severity = parse_severity(Some(&m.severity))?;
-            let limit = CategoryCode::parse(&category)
+            let catalogue = state.catalogue().1;
+            let limits = CategoryCode::parse(&category)
                 .ok()
-                .and_then(|c| state.catalogue.get(&c).and_then(|c| c.limit(severity)))
+                .and_then(|c| catalogue.get(&c).and_then(|c| c.limits_for(severity)))
                 .ok_or_else(|| {
                     ApiError::BadRequest(format!("category {category} has no time limit"))
                 })?;
-            let now = now_ms();
-            let deadline = limit.deadline(&state.calendar, now);
+            let deadline = limits.limit.deadline(&state.calendar, now);
+            // Emergencies also carry minute-level milestones (respond, arrive…).
+            let milestones: Vec<_> = limits
+                .milestones
+                .iter()
+                .map(|ms| {
+                    serde_json::json!({
+                        "milestone": ms.milestone,
+                        "due": ms.within.deadline(&state.calendar, now),
+                    })
+                })
+                .collect();
+            if !milestones.is_empty() {
+                detail.insert("milestones".into(), milestones.into());
+            }
+            detail.insert("time_limit".into(), limits.limit.to_string().into());
+            change.time_limit = Some(Some(limits.limit.to_string()));
             change.category_code = Some(category);
             change.assigned_unit_id = Some(Some(unit_id));
             change.deadline = Some(Some(deadline));
@@ -589,18 +1052,163 @@ pub async fn act(
             change.assigned_unit_id = Some(None);
             change.deadline = Some(None);
         }
+        Action::Merge => {
+            let target_id = req
+                .target_matter_id
+                .ok_or_else(|| ApiError::BadRequest("merge needs target_matter_id".into()))?;
+            let target = visible_matter(state, caller, target_id).await?;
+            let target_state = parse_state(&target)?;
+            if target_id == id
+                || matches!(
+                    target_state,
+                    workflow::State::Merged | workflow::State::Rejected
+                )
+            {
+                return Err(ApiError::invalid(
+                    "bad_merge_target",
+                    format!("不能并入事件 {target_id}"),
+                    format!("cannot merge into matter {target_id}"),
+                ));
+            }
+            change.merged_into = Some(target_id);
+            detail.insert("merged_into".into(), target_id.into());
+        }
+        Action::SelfResolve | Action::ReportHandled => {
+            let shas = req.photos.as_deref().unwrap_or(&[]);
+            if shas.is_empty() {
+                return Err(ApiError::invalid(
+                    "photos_required",
+                    "请附上处置结果照片",
+                    "photos of the result are required",
+                ));
+            }
+            change.photos = attach_photos(state, caller, shas, "result").await?;
+            if action == Action::SelfResolve {
+                change.closed_at = Some(Some(now));
+            }
+        }
         Action::VerifyFail => {
             note_required("what is wrong (note)")?;
             change.add_rework = true;
             // The handling deadline runs again for the rework.
             change.next_due = Some(m.deadline.filter(|_| !m.overdue));
         }
+        Action::Close => change.closed_at = Some(Some(now)),
         Action::Rate => {
             let rating = req
                 .rating
                 .filter(|r| (1..=5).contains(r))
                 .ok_or_else(|| ApiError::BadRequest("rate needs a rating from 1 to 5".into()))?;
             change.rating = Some(rating);
+        }
+        Action::Reopen => {
+            let window = state.config.reopen_days * 86_400_000;
+            if m.closed_at.is_none_or(|closed| now - closed > window) {
+                return Err(ApiError::invalid(
+                    "reopen_window_closed",
+                    format!("已超过办结后 {} 天的重启期限", state.config.reopen_days),
+                    format!(
+                        "a matter can be reopened only within {} days of closure",
+                        state.config.reopen_days
+                    ),
+                ));
+            }
+            note_required("why it is not solved (note)")?;
+            change.next_due = Some(Some(
+                rules::schedule::REGISTRATION_LIMIT.deadline(&state.calendar, now),
+            ));
+        }
+        Action::Supervise => {
+            change.supervised = Some(true);
+        }
+        Action::RequestExtension | Action::RequestSuspension => {
+            note_required("a reason (note)")?;
+            let (kind_zh, kind_en, answers) = if action == Action::RequestExtension {
+                (
+                    "延期",
+                    "extension",
+                    [Action::ApproveExtension, Action::DenyExtension],
+                )
+            } else {
+                (
+                    "缓办",
+                    "suspension",
+                    [Action::ApproveSuspension, Action::DenySuspension],
+                )
+            };
+            if pending_request(state, id, action, answers).await?.is_some() {
+                return Err(already_pending(kind_zh, kind_en));
+            }
+            if action == Action::RequestExtension {
+                let by: TimeLimit = req
+                    .extend_by
+                    .as_deref()
+                    .ok_or_else(|| {
+                        ApiError::BadRequest("request_extension needs extend_by".into())
+                    })?
+                    .parse()
+                    .map_err(|e: pingan_domain::calendar::CalendarError| {
+                        ApiError::BadRequest(e.to_string())
+                    })?;
+                if by.amount() == 0 {
+                    return Err(ApiError::BadRequest("extend_by must be positive".into()));
+                }
+                detail.insert("extend_by".into(), by.to_string().into());
+            }
+        }
+        Action::ApproveExtension | Action::DenyExtension => {
+            let request = pending_request(
+                state,
+                id,
+                Action::RequestExtension,
+                [Action::ApproveExtension, Action::DenyExtension],
+            )
+            .await?
+            .ok_or_else(|| no_pending("延期", "extension"))?;
+            if action == Action::ApproveExtension {
+                let by: Option<TimeLimit> =
+                    serde_json::from_str::<serde_json::Value>(&request.body)
+                        .ok()
+                        .and_then(|b| b.get("extend_by")?.as_str()?.parse().ok());
+                let (Some(by), Some(deadline)) = (by, m.deadline) else {
+                    return Err(no_pending("延期", "extension"));
+                };
+                // The extension counts from the old deadline, or from now if
+                // that has already passed.
+                let new_deadline = by.deadline(&state.calendar, deadline.max(now));
+                change.deadline = Some(Some(new_deadline));
+                change.overdue = Some(false);
+                change.next_due = Some(Some(rules::schedule::reminder_at(now, new_deadline)));
+                detail.insert("deadline_before".into(), deadline.into());
+            }
+        }
+        Action::ApproveSuspension | Action::DenySuspension => {
+            pending_request(
+                state,
+                id,
+                Action::RequestSuspension,
+                [Action::ApproveSuspension, Action::DenySuspension],
+            )
+            .await?
+            .ok_or_else(|| no_pending("缓办", "suspension"))?;
+            if action == Action::ApproveSuspension {
+                // The clock stops while suspended.
+                change.next_due = Some(None);
+            }
+        }
+        Action::Resume => {
+            // The deadline moves by the time spent suspended.
+            let entries = state.store.log_for(&format!("matter:{id}")).await?;
+            let since = entries
+                .iter()
+                .rev()
+                .find(|e| e.action == Action::ApproveSuspension.as_str())
+                .map(|e| e.at);
+            if let (Some(since), Some(deadline)) = (since, m.deadline) {
+                let new_deadline = deadline + (now - since).max(0);
+                change.deadline = Some(Some(new_deadline));
+                change.next_due = Some(Some(rules::schedule::reminder_at(now, new_deadline)));
+            }
         }
         Action::TransferUp => {
             let up = rules::holder_above(&m.holder)
@@ -642,6 +1250,18 @@ pub async fn act(
     if change.next_due.is_none() && !watched(to) {
         change.next_due = Some(None);
     }
+    let mut body = serde_json::json!({
+        "as": actor.as_str(),
+        "note": req.note,
+        "unit_id": change.assigned_unit_id.flatten(),
+        "deadline": change.deadline.flatten(),
+        "holder": change.holder,
+        "rating": change.rating,
+        "photos": change.photos.iter().map(|p| &p.sha256).collect::<Vec<_>>(),
+    });
+    if let Some(map) = body.as_object_mut() {
+        map.extend(detail);
+    }
     let log = NewLogEntry {
         subject: String::new(),
         actor_id: Some(caller.id),
@@ -650,23 +1270,35 @@ pub async fn act(
         action: action.as_str().to_string(),
         from_state: Some(from.as_str().to_string()),
         to_state: Some(to.as_str().to_string()),
-        body: serde_json::json!({
-            "as": actor.as_str(),
-            "note": req.note,
-            "unit_id": change.assigned_unit_id.flatten(),
-            "deadline": change.deadline.flatten(),
-            "holder": change.holder,
-            "rating": change.rating,
-        })
-        .to_string(),
+        body: body.to_string(),
+        at: now,
     };
-    let updated = state
+    Ok(state
         .store
         .apply_matter_action(&caller.scope, id, req.version, &change, &log)
-        .await?;
-    Ok(Json(view(&caller, updated)?))
+        .await?)
 }
 
+/// Performs an action through the workflow table. The state change and its
+/// log entry are written together, only if the matter is still at `version`.
+#[utoipa::path(post, path = "/api/v1/matters/{id}/actions", tag = "matters", params(("id" = i64, Path)),
+    request_body = ActionRequest,
+    responses(
+        (status = 200, body = MatterView),
+        (status = 400, body = ErrorBody),
+        (status = 403, description = "Not for this caller", body = ErrorBody),
+        (status = 404, body = ErrorBody),
+        (status = 409, description = "Not in this state, or a stale version", body = ErrorBody),
+    ))]
+pub async fn act(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    ApiPath(id): ApiPath<i64>,
+    ApiJson(req): ApiJson<ActionRequest>,
+) -> ApiResult<Json<MatterView>> {
+    let updated = perform(&state, &caller, id, req, now_ms()).await?;
+    Ok(Json(view(&caller, updated)?))
+}
 /// The first of the caller's actors the table lets act; else the refusal
 /// that explains best (the state's, when nobody could act).
 fn pick_actor(

@@ -2,7 +2,7 @@
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::{auth, imports, matters, routes, views};
+use crate::{auth, categories, imports, matters, photos, routes, views};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -37,6 +37,12 @@ use crate::{auth, imports, matters, routes, views};
         matters::log,
         matters::track,
         matters::inbox,
+        matters::counts,
+        matters::geojson,
+        photos::upload,
+        photos::download,
+        categories::catalogue,
+        categories::put_category,
     ),
     components(schemas(
         crate::error::ErrorBody,

@@ -113,7 +113,7 @@ async fn handle(state: &AppState, m: &Matter, now: i64) -> Result<Option<Due>, S
         Due::Unregistered => "not registered in time",
         Due::Nothing => "",
     };
-    let entry = system_entry(m, action, st, to, reason);
+    let entry = system_entry(m, action, st, to, reason, now);
     match state
         .store
         .apply_matter_action(&Scope::everywhere(), m.id, m.version, &change, &entry)
@@ -131,6 +131,7 @@ fn system_entry(
     from: workflow::State,
     to: workflow::State,
     reason: &str,
+    at: i64,
 ) -> NewLogEntry {
     NewLogEntry {
         subject: String::new(),
@@ -142,6 +143,7 @@ fn system_entry(
         to_state: Some(to.as_str().to_string()),
         body: serde_json::json!({ "reason": reason, "holder_before": m.holder, "deadline": m.deadline })
             .to_string(),
+        at,
     }
 }
 

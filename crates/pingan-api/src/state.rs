@@ -1,9 +1,12 @@
 //! Shared state of the running server.
+use std::path::PathBuf;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
+use pingan_domain::category::Catalogue;
 use pingan_geo::LocateIndex;
-use pingan_storage::Store;
+use pingan_storage::photos::PhotoStore;
+use pingan_storage::{Store, StoreError};
 
 use crate::auth::LoginThrottle;
 
@@ -17,6 +20,14 @@ pub struct ApiConfig {
     pub body_limit: usize,
     /// Largest grid import body accepted.
     pub import_body_limit: usize,
+    /// Largest photo accepted, in bytes.
+    pub photo_limit: usize,
+    /// Most photos on one report or action.
+    pub photos_per_request: usize,
+    /// Where photos are stored, content-addressed (`DATA/photos`).
+    pub photo_dir: PathBuf,
+    /// Days after closure in which the reporter may reopen a matter.
+    pub reopen_days: i64,
 }
 
 impl Default for ApiConfig {
@@ -26,6 +37,10 @@ impl Default for ApiConfig {
             session_ttl: Duration::from_secs(12 * 3600),
             body_limit: 1 << 20,
             import_body_limit: 256 << 20,
+            photo_limit: 10 << 20,
+            photos_per_request: 9,
+            photo_dir: std::env::temp_dir().join("pingan-photos"),
+            reopen_days: 7,
         }
     }
 }
@@ -40,8 +55,10 @@ pub struct AppState {
     pub config: Arc<ApiConfig>,
     /// Working time for deadlines.
     pub calendar: Arc<pingan_domain::calendar::Calendar>,
-    /// Categories and their time limits.
-    pub catalogue: Arc<pingan_domain::category::Catalogue>,
+    /// Categories and their time limits, with the stored version they came
+    /// from (`None` until [`AppState::load_catalogue`]); replaced whole on edit.
+    pub catalogue: Arc<RwLock<(Option<i64>, Arc<Catalogue>)>>,
+    pub photos: Arc<PhotoStore>,
 }
 
 impl AppState {
@@ -50,10 +67,60 @@ impl AppState {
             store,
             index: Arc::new(RwLock::new(Arc::new(index))),
             throttle: Arc::new(LoginThrottle::default()),
-            config: Arc::new(config),
             calendar: Arc::new(pingan_domain::calendar::Calendar::shipped()),
-            catalogue: Arc::new(pingan_domain::category::default_catalogue()),
+            catalogue: Arc::new(RwLock::new((
+                None,
+                Arc::new(pingan_domain::category::default_catalogue()),
+            ))),
+            photos: Arc::new(PhotoStore::new(config.photo_dir.clone())),
+            config: Arc::new(config),
         }
+    }
+
+    /// Loads the newest stored catalogue, storing the default one first on a
+    /// new database.
+    pub async fn load_catalogue(&self) -> Result<(), StoreError> {
+        let (version, catalogue) = match self.store.latest_catalogue().await? {
+            Some((version, body)) => {
+                let catalogue: Catalogue = serde_json::from_str(&body).map_err(|e| {
+                    StoreError::Invalid(format!("stored catalogue {version} is unreadable: {e}"))
+                })?;
+                (version, catalogue)
+            }
+            None => {
+                let catalogue = pingan_domain::category::default_catalogue();
+                let body = serde_json::to_string(&catalogue)
+                    .map_err(|e| StoreError::Invalid(e.to_string()))?;
+                match self
+                    .store
+                    .save_catalogue(None, &body, None, pingan_storage::now_ms())
+                    .await
+                {
+                    Ok(version) => (version, catalogue),
+                    // Another process stored it first: read theirs.
+                    Err(StoreError::Conflict(_)) => return Box::pin(self.load_catalogue()).await,
+                    Err(e) => return Err(e),
+                }
+            }
+        };
+        self.replace_catalogue(version, catalogue);
+        Ok(())
+    }
+
+    /// The current catalogue and its version; cheap (one Arc clone).
+    pub fn catalogue(&self) -> (Option<i64>, Arc<Catalogue>) {
+        self.catalogue
+            .read()
+            .map(|g| g.clone())
+            .unwrap_or_else(|poisoned| poisoned.into_inner().clone())
+    }
+
+    pub fn replace_catalogue(&self, version: i64, catalogue: Catalogue) {
+        let mut guard = self
+            .catalogue
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        *guard = (Some(version), Arc::new(catalogue));
     }
 
     /// The current index; cheap (one Arc clone).

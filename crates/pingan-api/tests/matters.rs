@@ -7,56 +7,12 @@ use std::sync::Arc;
 
 use axum::http::{Method, StatusCode};
 use common::*;
-use pingan_domain::{RegionCode, Role, Scope, UnitKind};
-use pingan_storage::{on_both_backends, NewAccount, NewUnit, Store};
+use pingan_domain::Role;
+use pingan_storage::photos::solid_png;
+use pingan_storage::{on_both_backends, Store};
 use serde_json::{json, Value};
 
 on_both_backends!(report_to_rating, refusals_write_nothing);
-
-async fn login(f: &Fixture, username: &str) -> String {
-    let (status, body) = call(
-        &f.app,
-        Method::POST,
-        "/api/v1/auth/login",
-        None,
-        Some(json!({"username": username, "password": PASSWORD})),
-    )
-    .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-    body["token"].as_str().unwrap().to_string()
-}
-
-/// A county department with a handler account.
-async fn department(f: &Fixture) -> (i64, String) {
-    let unit = f
-        .store
-        .create_unit(
-            &Scope::everywhere(),
-            &NewUnit {
-                name: "上城区住房和城乡建设局".into(),
-                kind: UnitKind::Department,
-                region: RegionCode::from_short("330102").unwrap(),
-            },
-        )
-        .await
-        .unwrap();
-    f.store
-        .create_account(
-            &Scope::everywhere(),
-            &NewAccount {
-                username: "housing".into(),
-                password_hash: pingan_api::auth::hash_password(PASSWORD),
-                role: Role::DepartmentHandler,
-                scope: Scope::parse("330102").unwrap(),
-                unit_id: Some(unit.id),
-                display_name: "住建局".into(),
-                phone: None,
-            },
-        )
-        .await
-        .unwrap();
-    (unit.id, login(f, "housing").await)
-}
 
 async fn act(f: &Fixture, token: &str, id: i64, body: Value) -> (StatusCode, Value) {
     call(
@@ -165,12 +121,21 @@ async fn report_to_rating(store: Arc<dyn Store>) {
     )
     .await;
     step(&f, &housing, &mut m, "accept", json!({}), "accepted").await;
+    let result = upload_photo(&f, &housing, &solid_png(32, 24, [90, 140, 60])).await;
+    let (status, body) = act(
+        &f,
+        &housing,
+        id,
+        json!({"action": "report_handled", "version": m["version"], "note": "已加固"}),
+    )
+    .await;
+    assert_error(status, &body, StatusCode::BAD_REQUEST, "photos_required");
     step(
         &f,
         &housing,
         &mut m,
         "report_handled",
-        json!({"note": "已加固"}),
+        json!({"note": "已加固", "photos": [result]}),
         "handled",
     )
     .await;
@@ -189,7 +154,7 @@ async fn report_to_rating(store: Arc<dyn Store>) {
         &housing,
         &mut m,
         "report_handled",
-        json!({"note": "重新加固"}),
+        json!({"note": "重新加固", "photos": [result]}),
         "handled",
     )
     .await;
@@ -320,7 +285,7 @@ async fn refusals_write_nothing(store: Arc<dyn Store>) {
     let (status, body) =
         file(json!({"description": "x", "category_code": "9998", "lng": 120.005, "lat": 30.005}))
             .await;
-    assert_error(status, &body, StatusCode::BAD_REQUEST, "bad_request");
+    assert_error(status, &body, StatusCode::BAD_REQUEST, "unknown_category");
     let (status, body) =
         file(json!({"description": "x", "category_code": "0101", "lng": 100.0, "lat": 30.0})).await;
     assert_error(
@@ -330,7 +295,17 @@ async fn refusals_write_nothing(store: Arc<dyn Store>) {
         "not_in_any_grid",
     );
     let (status, body) = file(json!({"description": "长".repeat(2001), "category_code": "0101", "lng": 120.005, "lat": 30.005})).await;
-    assert_error(status, &body, StatusCode::BAD_REQUEST, "bad_request");
+    assert_error(status, &body, StatusCode::BAD_REQUEST, "text_too_long");
+    let (status, body) =
+        file(json!({"description": "x", "category_code": "0101", "grid_code": "330102009009009"}))
+            .await;
+    assert_error(status, &body, StatusCode::BAD_REQUEST, "unknown_grid");
+    let (status, body) = file(
+        json!({"description": "x", "category_code": "0101", "grid_code": "330102001001001",
+        "photos": ["0".repeat(64)]}),
+    )
+    .await;
+    assert_error(status, &body, StatusCode::BAD_REQUEST, "unknown_photo");
     let (status, body) = file(json!({"description": "x", "category_code": "0101"})).await;
     assert_error(status, &body, StatusCode::BAD_REQUEST, "bad_request");
     assert_eq!(

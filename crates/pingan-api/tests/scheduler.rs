@@ -8,7 +8,7 @@ use std::sync::Arc;
 use axum::http::{Method, StatusCode};
 use common::*;
 use pingan_api::scheduler::{sweep, SweepReport};
-use pingan_api::{imports, ApiConfig, AppState};
+use pingan_api::{imports, AppState};
 use pingan_domain::{RegionCode, Role, Scope, UnitKind};
 use pingan_storage::{on_both_backends, NewUnit, Store};
 use serde_json::{json, Value};
@@ -20,7 +20,9 @@ const DAY: i64 = 24 * 3600 * 1000;
 /// A fresh AppState over the same store: what the server has after a restart.
 async fn restarted(store: &Arc<dyn Store>) -> AppState {
     let index = imports::load_index(&**store).await.unwrap();
-    AppState::new(store.clone(), index, ApiConfig::default())
+    let state = AppState::new(store.clone(), index, common::test_config());
+    state.load_catalogue().await.unwrap();
+    state
 }
 
 async fn file(f: &Fixture, description: &str) -> Value {

@@ -16,6 +16,9 @@ pub struct NewLogEntry {
     pub to_state: Option<String>,
     /// Free detail (JSON text: note, attachments…).
     pub body: String,
+    /// When it happened (ms since the Unix epoch, UTC), from the service's
+    /// clock, so that a simulation or a test can run in its own time.
+    pub at: i64,
 }
 
 /// An entry as stored.
@@ -83,6 +86,7 @@ impl LogEntry {
             from_state: self.from_state.clone(),
             to_state: self.to_state.clone(),
             body: self.body.clone(),
+            at: self.at,
         }
     }
 }

@@ -179,6 +179,32 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         change: &MatterChange,
         log: &NewLogEntry,
     ) -> Result<Matter>;
+    /// How many matters in the scope pass the filter, per state.
+    async fn count_matters_by_state(
+        &self,
+        scope: &Scope,
+        filter: &MatterFilter,
+    ) -> Result<Vec<(String, i64)>>;
+    /// The photos shown with a matter, oldest first.
+    async fn matter_photos(&self, matter_id: i64) -> Result<Vec<PhotoRef>>;
+
+    // --- photos ---
+    /// Notes that an account uploaded a stored photo (so only it may attach it).
+    async fn record_photo_upload(&self, upload: &PhotoUpload) -> Result<()>;
+    /// The kind of a photo this account uploaded, if it did.
+    async fn photo_upload(&self, sha256: &str, account_id: i64) -> Result<Option<String>>;
+
+    // --- category catalogue ---
+    /// The newest catalogue version and its JSON body.
+    async fn latest_catalogue(&self) -> Result<Option<(i64, String)>>;
+    /// Adds a catalogue version; `Conflict` when `expected` is no longer the newest.
+    async fn save_catalogue(
+        &self,
+        expected: Option<i64>,
+        body: &str,
+        by: Option<i64>,
+        at: i64,
+    ) -> Result<i64>;
 
     // --- event log ---
     /// Appends one entry to the hash-chained event log.

@@ -38,6 +38,11 @@ pub(crate) const SQLITE: &[Migration] = &[
         name: "matters",
         sql: include_str!("../migrations/sqlite/0004_matters.sql"),
     },
+    Migration {
+        version: 5,
+        name: "catalogue_photos",
+        sql: include_str!("../migrations/sqlite/0005_catalogue_photos.sql"),
+    },
 ];
 
 pub(crate) const POSTGRES: &[Migration] = &[
@@ -60,6 +65,11 @@ pub(crate) const POSTGRES: &[Migration] = &[
         version: 4,
         name: "matters",
         sql: include_str!("../migrations/postgres/0004_matters.sql"),
+    },
+    Migration {
+        version: 5,
+        name: "catalogue_photos",
+        sql: include_str!("../migrations/postgres/0005_catalogue_photos.sql"),
     },
 ];
 

@@ -501,57 +501,65 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     Ok(())
 }
 
+/// A whole, decodable RGB PNG of one colour, its pixels in stored
+/// (uncompressed) deflate blocks: it stands in for camera photos in the demo
+/// and in tests, without an image library.
+pub fn solid_png(width: u32, height: u32, rgb: [u8; 3]) -> Vec<u8> {
+    let row = 1 + 3 * width as usize; // filter byte, then RGB
+    let raw: Vec<u8> = (0..row * height as usize)
+        .map(|i| match i % row {
+            0 => 0,
+            j => rgb[(j - 1) % 3],
+        })
+        .collect();
+    let mut zlib = vec![0x78, 0x01];
+    let blocks: Vec<&[u8]> = raw.chunks(0xFFFF).collect();
+    for (i, block) in blocks.iter().enumerate() {
+        zlib.push(u8::from(i + 1 == blocks.len()));
+        zlib.extend_from_slice(&(block.len() as u16).to_le_bytes());
+        zlib.extend_from_slice(&(!(block.len() as u16)).to_le_bytes());
+        zlib.extend_from_slice(block);
+    }
+    zlib.extend_from_slice(&adler32(&raw).to_be_bytes());
+
+    let mut ihdr = Vec::new();
+    ihdr.extend_from_slice(&width.to_be_bytes());
+    ihdr.extend_from_slice(&height.to_be_bytes());
+    ihdr.extend_from_slice(&[8, 2, 0, 0, 0]); // 8-bit RGB, no interlace
+
+    let mut out = PNG_SIGNATURE.to_vec();
+    png_chunk(&mut out, b"IHDR", &ihdr);
+    png_chunk(&mut out, b"IDAT", &zlib);
+    png_chunk(&mut out, b"IEND", &[]);
+    out
+}
+
+fn png_chunk(out: &mut Vec<u8>, chunk_type: &[u8; 4], data: &[u8]) {
+    out.extend_from_slice(&(data.len() as u32).to_be_bytes());
+    let start = out.len();
+    out.extend_from_slice(chunk_type);
+    out.extend_from_slice(data);
+    let crc = crc32(&out[start..]);
+    out.extend_from_slice(&crc.to_be_bytes());
+}
+
+fn adler32(data: &[u8]) -> u32 {
+    let (mut a, mut b) = (1u32, 0u32);
+    for &byte in data {
+        a = (a + u32::from(byte)) % 65521;
+        b = (b + a) % 65521;
+    }
+    b << 16 | a
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     const LIMIT: usize = 1 << 20;
 
-    fn png_chunk(out: &mut Vec<u8>, chunk_type: &[u8; 4], data: &[u8]) {
-        out.extend_from_slice(&(data.len() as u32).to_be_bytes());
-        let start = out.len();
-        out.extend_from_slice(chunk_type);
-        out.extend_from_slice(data);
-        let crc = crc32(&out[start..]);
-        out.extend_from_slice(&crc.to_be_bytes());
-    }
-
-    fn adler32(data: &[u8]) -> u32 {
-        let (mut a, mut b) = (1u32, 0u32);
-        for &byte in data {
-            a = (a + u32::from(byte)) % 65521;
-            b = (b + a) % 65521;
-        }
-        b << 16 | a
-    }
-
-    /// A whole RGB PNG of grey pixels, its pixels in one stored (uncompressed)
-    /// deflate block.
     fn png(width: u32, height: u32) -> Vec<u8> {
-        let row = 1 + 3 * width as usize; // filter byte, then RGB
-        let raw: Vec<u8> = (0..row * height as usize)
-            .map(|i| if i % row == 0 { 0 } else { 0x80 })
-            .collect();
-        assert!(
-            raw.len() <= 0xFFFF,
-            "test image too big for one stored block"
-        );
-        let mut zlib = vec![0x78, 0x01, 0x01];
-        zlib.extend_from_slice(&(raw.len() as u16).to_le_bytes());
-        zlib.extend_from_slice(&(!(raw.len() as u16)).to_le_bytes());
-        zlib.extend_from_slice(&raw);
-        zlib.extend_from_slice(&adler32(&raw).to_be_bytes());
-
-        let mut ihdr = Vec::new();
-        ihdr.extend_from_slice(&width.to_be_bytes());
-        ihdr.extend_from_slice(&height.to_be_bytes());
-        ihdr.extend_from_slice(&[8, 2, 0, 0, 0]); // 8-bit RGB, no interlace
-
-        let mut out = PNG_SIGNATURE.to_vec();
-        png_chunk(&mut out, b"IHDR", &ihdr);
-        png_chunk(&mut out, b"IDAT", &zlib);
-        png_chunk(&mut out, b"IEND", &[]);
-        out
+        solid_png(width, height, [0x80, 0x80, 0x80])
     }
 
     fn jpeg_segment(out: &mut Vec<u8>, marker: u8, data: &[u8]) {

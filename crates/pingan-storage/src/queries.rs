@@ -83,6 +83,10 @@ macro_rules! store_impl {
                     next_due: row.try_get("next_due")?,
                     created_at: row.try_get("created_at")?,
                     updated_at: row.try_get("updated_at")?,
+                    supervised: row.try_get("supervised")?,
+                    time_limit: row.try_get("time_limit")?,
+                    closed_at: row.try_get("closed_at")?,
+                    merged_into: row.try_get("merged_into")?,
                 })
             }
 
@@ -121,7 +125,8 @@ macro_rules! store_impl {
         }
 
         const MATTER_COLUMNS: &str = "id, tracking_code, state, version, category_code, severity, description, grid_code, \
-            lng, lat, source, reporter_id, contact_masked, holder, assigned_unit_id, deadline, rework_count, rating, overdue, next_due, created_at, updated_at";
+            lng, lat, source, reporter_id, contact_masked, holder, assigned_unit_id, deadline, rework_count, rating, overdue, next_due, created_at, updated_at, \
+            supervised, time_limit, closed_at, merged_into";
         const CONTACT_FIELD: &str = "matters.contact";
 
         /// Appends the WHERE conditions of a matter list; false when the
@@ -176,7 +181,48 @@ macro_rules! store_impl {
             if let Some(v) = f.created_to {
                 q.push(" AND created_at < ").push_bind(v);
             }
+            if let Some(v) = f.supervised {
+                q.push(" AND supervised = ").push_bind(v);
+            }
+            if let Some([west, south, east, north]) = f.bbox {
+                q.push(" AND lng >= ").push_bind(west).push(" AND lng <= ").push_bind(east);
+                q.push(" AND lat >= ").push_bind(south).push(" AND lat <= ").push_bind(north);
+            }
             true
+        }
+
+        /// Links photos to a matter inside the caller's transaction; a photo
+        /// attached twice keeps its first stage.
+        pub(crate) async fn insert_photos_tx(
+            tx: &mut sqlx::Transaction<'static, $db>,
+            matter_id: i64,
+            photos: &[crate::PhotoRef],
+            at: i64,
+        ) -> crate::Result<()> {
+            for p in photos {
+                sqlx::query(
+                    "INSERT INTO matter_photos (matter_id, sha256, kind, stage, created_at) VALUES ($1, $2, $3, $4, $5) \
+                     ON CONFLICT (matter_id, sha256) DO NOTHING",
+                )
+                .bind(matter_id)
+                .bind(&p.sha256)
+                .bind(&p.kind)
+                .bind(&p.stage)
+                .bind(at)
+                .execute(&mut **tx)
+                .await?;
+            }
+            Ok(())
+        }
+
+        async fn latest_catalogue_version(
+            tx: &mut sqlx::Transaction<'static, $db>,
+        ) -> crate::Result<Option<i64>> {
+            use sqlx::Row;
+            let row = sqlx::query("SELECT MAX(version) AS v FROM catalogue_versions")
+                .fetch_one(&mut **tx)
+                .await?;
+            Ok(row.try_get("v")?)
         }
 
         const LOG_COLUMNS: &str = "seq, at, subject, actor_id, actor_role, unit_id, action, from_state, to_state, body, prev_hash, hash";
@@ -195,7 +241,7 @@ macro_rules! store_impl {
                 .await?;
             let seq: i64 = head.try_get("seq")?;
             let prev_hash: Vec<u8> = head.try_get("hash")?;
-            let at = crate::now_ms();
+            let at = entry.at;
             let hash = crate::chain::entry_hash(&prev_hash, at, entry);
             sqlx::query(
                 "INSERT INTO event_log (seq, at, subject, actor_id, actor_role, unit_id, action, from_state, to_state, body, prev_hash, hash) \
@@ -997,7 +1043,7 @@ macro_rules! store_impl {
                         return Ok((existing, false));
                     }
                 }
-                let now = crate::now_ms();
+                let now = log.at;
                 let contact = m.contact.as_deref().map(str::trim).filter(|c| !c.is_empty());
                 let mut tx = self.pool.begin().await?;
                 let inserted = sqlx::query(
@@ -1036,6 +1082,7 @@ macro_rules! store_impl {
                     }
                     Err(e) => return Err(map_insert_error(e, "report")),
                 };
+                insert_photos_tx(&mut tx, id, &m.photos, now).await?;
                 let mut entry = log.clone();
                 entry.subject = format!("matter:{id}");
                 append_log_tx(&mut tx, &entry).await?;
@@ -1141,7 +1188,9 @@ macro_rules! store_impl {
                      assigned_unit_id = CASE WHEN $4 THEN $5 ELSE assigned_unit_id END, \
                      deadline = CASE WHEN $6 THEN $7 ELSE deadline END, \
                      rework_count = rework_count + $8, rating = COALESCE($9, rating), updated_at = $10, \
-                     overdue = COALESCE($15, overdue), next_due = CASE WHEN $16 THEN $17 ELSE next_due END \
+                     overdue = COALESCE($15, overdue), next_due = CASE WHEN $16 THEN $17 ELSE next_due END, \
+                     supervised = COALESCE($18, supervised), time_limit = CASE WHEN $19 THEN $20 ELSE time_limit END, \
+                     closed_at = CASE WHEN $21 THEN $22 ELSE closed_at END, merged_into = COALESCE($23, merged_into) \
                      WHERE id = $11 AND version = $12 AND grid_code >= $13 AND grid_code < $14",
                 )
                 .bind(&change.state)
@@ -1153,7 +1202,7 @@ macro_rules! store_impl {
                 .bind(deadline)
                 .bind(i64::from(change.add_rework))
                 .bind(change.rating)
-                .bind(crate::now_ms())
+                .bind(log.at)
                 .bind(id)
                 .bind(version)
                 .bind(&lo)
@@ -1161,6 +1210,12 @@ macro_rules! store_impl {
                 .bind(change.overdue)
                 .bind(set_due)
                 .bind(next_due)
+                .bind(change.supervised)
+                .bind(change.time_limit.is_some())
+                .bind(change.time_limit.clone().flatten())
+                .bind(change.closed_at.is_some())
+                .bind(change.closed_at.flatten())
+                .bind(change.merged_into)
                 .execute(&mut *tx)
                 .await
                 .map_err(|e| map_insert_error(e, "action"))?
@@ -1175,6 +1230,7 @@ macro_rules! store_impl {
                         None => crate::StoreError::NotFound(format!("matter {id}")),
                     });
                 }
+                insert_photos_tx(&mut tx, id, &change.photos, log.at).await?;
                 let mut entry = log.clone();
                 entry.subject = format!("matter:{id}");
                 append_log_tx(&mut tx, &entry).await?;
@@ -1184,6 +1240,104 @@ macro_rules! store_impl {
                     .await?;
                 tx.commit().await?;
                 shared_rows::matter(&row)
+            }
+
+            async fn count_matters_by_state(
+                &self,
+                scope: &pingan_domain::Scope,
+                filter: &crate::MatterFilter,
+            ) -> crate::Result<Vec<(String, i64)>> {
+                use sqlx::Row;
+                let mut q = sqlx::QueryBuilder::<$db>::new("SELECT state, COUNT(*) AS n FROM matters WHERE ");
+                if !push_matter_filter(&mut q, scope, filter) {
+                    return Ok(Vec::new());
+                }
+                q.push(" GROUP BY state ORDER BY state");
+                let rows = q.build().fetch_all(&self.pool).await?;
+                rows.iter()
+                    .map(|r| Ok((r.try_get("state")?, r.try_get("n")?)))
+                    .collect()
+            }
+
+            async fn matter_photos(&self, matter_id: i64) -> crate::Result<Vec<crate::PhotoRef>> {
+                use sqlx::Row;
+                let rows = sqlx::query(
+                    "SELECT sha256, kind, stage FROM matter_photos WHERE matter_id = $1 ORDER BY created_at, sha256",
+                )
+                .bind(matter_id)
+                .fetch_all(&self.pool)
+                .await?;
+                rows.iter()
+                    .map(|r| {
+                        Ok(crate::PhotoRef {
+                            sha256: r.try_get("sha256")?,
+                            kind: r.try_get("kind")?,
+                            stage: r.try_get("stage")?,
+                        })
+                    })
+                    .collect()
+            }
+
+            async fn record_photo_upload(&self, u: &crate::PhotoUpload) -> crate::Result<()> {
+                sqlx::query(
+                    "INSERT INTO photo_uploads (sha256, account_id, kind, bytes, created_at) VALUES ($1, $2, $3, $4, $5) \
+                     ON CONFLICT (sha256, account_id) DO NOTHING",
+                )
+                .bind(&u.sha256)
+                .bind(u.account_id)
+                .bind(&u.kind)
+                .bind(u.bytes)
+                .bind(u.at)
+                .execute(&self.pool)
+                .await?;
+                Ok(())
+            }
+
+            async fn photo_upload(&self, sha256: &str, account_id: i64) -> crate::Result<Option<String>> {
+                use sqlx::Row;
+                let row = sqlx::query("SELECT kind FROM photo_uploads WHERE sha256 = $1 AND account_id = $2")
+                    .bind(sha256)
+                    .bind(account_id)
+                    .fetch_optional(&self.pool)
+                    .await?;
+                Ok(row.map(|r| r.try_get("kind")).transpose()?)
+            }
+
+            async fn latest_catalogue(&self) -> crate::Result<Option<(i64, String)>> {
+                use sqlx::Row;
+                let row = sqlx::query("SELECT version, body FROM catalogue_versions ORDER BY version DESC LIMIT 1")
+                    .fetch_optional(&self.pool)
+                    .await?;
+                row.map(|r| Ok((r.try_get("version")?, r.try_get("body")?))).transpose()
+            }
+
+            async fn save_catalogue(
+                &self,
+                expected: Option<i64>,
+                body: &str,
+                by: Option<i64>,
+                at: i64,
+            ) -> crate::Result<i64> {
+                let version = expected.unwrap_or(0) + 1;
+                let mut tx = self.pool.begin().await?;
+                let current = latest_catalogue_version(&mut tx).await?;
+                if current != expected {
+                    return Err(crate::StoreError::Conflict(format!(
+                        "the catalogue is at version {}, not {}",
+                        current.unwrap_or(0),
+                        expected.unwrap_or(0)
+                    )));
+                }
+                sqlx::query("INSERT INTO catalogue_versions (version, body, created_at, created_by) VALUES ($1, $2, $3, $4)")
+                    .bind(version)
+                    .bind(body)
+                    .bind(at)
+                    .bind(by)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(|e| map_insert_error(e, "catalogue version"))?;
+                tx.commit().await?;
+                Ok(version)
             }
 
             async fn append_log(&self, entry: &crate::NewLogEntry) -> crate::Result<crate::LogEntry> {

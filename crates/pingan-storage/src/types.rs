@@ -151,6 +151,29 @@ pub struct NewMatter {
     pub holder: String,
     /// When the scheduler must first look at it (registration time limit).
     pub next_due: Option<i64>,
+    /// Photos of the scene, already stored and uploaded by the reporter.
+    pub photos: Vec<PhotoRef>,
+}
+
+/// A photo an account uploaded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PhotoUpload {
+    pub sha256: String,
+    pub account_id: i64,
+    pub kind: String,
+    pub bytes: i64,
+    pub at: i64,
+}
+
+/// A photo attached to a matter: the scene when reported, or the result.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PhotoRef {
+    /// 64 lowercase hex digits; also the file's name.
+    pub sha256: String,
+    /// jpeg, png or webp.
+    pub kind: String,
+    /// report or result.
+    pub stage: String,
 }
 
 /// A matter's current state.
@@ -179,6 +202,14 @@ pub struct Matter {
     pub next_due: Option<i64>,
     pub created_at: i64,
     pub updated_at: i64,
+    /// Under supervision (督办) by a higher level.
+    pub supervised: bool,
+    /// The time limit it was dispatched under, e.g. `7wd`.
+    pub time_limit: Option<String>,
+    /// When it was last closed; the reporter's reopen window counts from it.
+    pub closed_at: Option<i64>,
+    /// The matter this duplicate was merged into.
+    pub merged_into: Option<i64>,
 }
 
 /// What an action changes besides the state; `None` leaves a field as it is.
@@ -193,6 +224,12 @@ pub struct MatterChange {
     pub rating: Option<i64>,
     pub overdue: Option<bool>,
     pub next_due: Option<Option<i64>>,
+    pub supervised: Option<bool>,
+    pub time_limit: Option<Option<String>>,
+    pub closed_at: Option<Option<i64>>,
+    pub merged_into: Option<i64>,
+    /// Photos the action attaches (result photos, mostly).
+    pub photos: Vec<PhotoRef>,
 }
 
 /// Which matters a list shows; every field narrows it, within the caller's scope.
@@ -214,4 +251,7 @@ pub struct MatterFilter {
     pub created_from: Option<i64>,
     /// Filed before (ms, UTC).
     pub created_to: Option<i64>,
+    pub supervised: Option<bool>,
+    /// Only matters with a position inside (west, south, east, north), WGS-84.
+    pub bbox: Option<[f64; 4]>,
 }

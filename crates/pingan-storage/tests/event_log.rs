@@ -42,6 +42,7 @@ fn entry(subject: &str, action: &str, from: Option<&str>, to: &str) -> NewLogEnt
         from_state: from.map(str::to_string),
         to_state: Some(to.into()),
         body: r#"{"note":"现场核实"}"#.into(),
+        at: pingan_storage::now_ms(),
     }
 }
 

@@ -31,11 +31,7 @@ pub async fn run_server(
         backend = store.backend(),
         "grid index loaded"
     );
-    let config = ApiConfig {
-        secure_cookies: settings.secure_cookies,
-        ..ApiConfig::default()
-    };
-    let state = AppState::new(store, index, config);
+    let state = app_state(settings, store, index).await?;
     let refresher = pingan_api::spawn_index_refresher(state.clone(), Duration::from_secs(10));
     let scheduler = pingan_api::scheduler::spawn(state.clone(), Duration::from_secs(30));
     let app = pingan_api::router(state);
@@ -57,6 +53,25 @@ pub async fn run_server(
     scheduler.abort();
     tracing::info!("stopped");
     Ok(())
+}
+
+/// The server's state: settings applied, the category catalogue loaded.
+pub async fn app_state(
+    settings: &Settings,
+    store: Arc<dyn Store>,
+    index: pingan_geo::LocateIndex,
+) -> anyhow::Result<AppState> {
+    let config = ApiConfig {
+        secure_cookies: settings.secure_cookies,
+        photo_dir: settings.data.join("photos"),
+        ..ApiConfig::default()
+    };
+    let state = AppState::new(store, index, config);
+    state
+        .load_catalogue()
+        .await
+        .context("cannot load the category catalogue")?;
+    Ok(state)
 }
 
 async fn shutdown_signal() {

@@ -41,6 +41,8 @@ pub const PASSWORD: &str = "correct horse battery";
 
 pub struct Fixture {
     pub app: Router,
+    /// The same state the router serves, for calling the service layer.
+    pub state: AppState,
     pub store: Arc<dyn Store>,
     /// Session token per role, each account scoped inside township A.
     pub tokens: HashMap<Role, String>,
@@ -54,6 +56,24 @@ pub fn scope_for(role: Role) -> &'static str {
         Role::GridWorker => "330102001001001",
         Role::GridChief | Role::Landlord | Role::Citizen => "330102001001",
         _ => TOWNSHIP_A,
+    }
+}
+
+/// The default settings with photos in a directory of this test's own.
+pub fn test_config() -> ApiConfig {
+    static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let dir = std::env::temp_dir().join(format!(
+        "pingan-test-photos-{}-{n}-{}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0)
+    ));
+    ApiConfig {
+        photo_dir: dir,
+        ..ApiConfig::default()
     }
 }
 
@@ -123,7 +143,9 @@ pub async fn fixture(store: Arc<dyn Store>) -> Fixture {
         .unwrap()
         .id;
     let index = imports::load_index(&*store).await.unwrap();
-    let app = router(AppState::new(store.clone(), index, ApiConfig::default()));
+    let state = AppState::new(store.clone(), index, test_config());
+    state.load_catalogue().await.unwrap();
+    let app = router(state.clone());
     let mut tokens = HashMap::new();
     for role in Role::ALL {
         let (status, body) = call(
@@ -139,6 +161,7 @@ pub async fn fixture(store: Arc<dyn Store>) -> Fixture {
     }
     Fixture {
         app,
+        state,
         store,
         tokens,
         other_account,
@@ -175,6 +198,24 @@ pub async fn raw(app: &Router, req: Request<Body>) -> (StatusCode, Value) {
     (status, value)
 }
 
+/// Uploads a photo as a raw body; answers its sha256.
+pub async fn upload_photo(f: &Fixture, token: &str, bytes: &[u8]) -> String {
+    let (status, body) = upload_raw(f, token, bytes).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    body["sha256"].as_str().unwrap().to_string()
+}
+
+pub async fn upload_raw(f: &Fixture, token: &str, bytes: &[u8]) -> (StatusCode, Value) {
+    let req = Request::builder()
+        .method(Method::POST)
+        .uri("/api/v1/photos")
+        .header(header::AUTHORIZATION, format!("Bearer {token}"))
+        .header(header::CONTENT_TYPE, "image/png")
+        .body(Body::from(bytes.to_vec()))
+        .unwrap();
+    raw(&f.app, req).await
+}
+
 /// Every error answers the documented shape.
 pub fn assert_error(status: StatusCode, body: &Value, expected: StatusCode, code: &str) {
     assert_eq!(status, expected, "{body}");
@@ -184,4 +225,49 @@ pub fn assert_error(status: StatusCode, body: &Value, expected: StatusCode, code
         !body["message_en"].as_str().unwrap_or("").is_empty(),
         "{body}"
     );
+}
+
+/// A county department with a handler account.
+pub async fn department(f: &Fixture) -> (i64, String) {
+    let unit = f
+        .store
+        .create_unit(
+            &Scope::everywhere(),
+            &NewUnit {
+                name: "上城区住房和城乡建设局".into(),
+                kind: UnitKind::Department,
+                region: RegionCode::from_short("330102").unwrap(),
+            },
+        )
+        .await
+        .unwrap();
+    f.store
+        .create_account(
+            &Scope::everywhere(),
+            &NewAccount {
+                username: "housing".into(),
+                password_hash: pingan_api::auth::hash_password(PASSWORD),
+                role: Role::DepartmentHandler,
+                scope: Scope::parse("330102").unwrap(),
+                unit_id: Some(unit.id),
+                display_name: "住建局".into(),
+                phone: None,
+            },
+        )
+        .await
+        .unwrap();
+    (unit.id, login_token(f, "housing").await)
+}
+
+pub async fn login_token(f: &Fixture, username: &str) -> String {
+    let (status, body) = call(
+        &f.app,
+        Method::POST,
+        "/api/v1/auth/login",
+        None,
+        Some(json!({"username": username, "password": PASSWORD})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    body["token"].as_str().unwrap().to_string()
 }
