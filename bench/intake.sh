@@ -3,6 +3,8 @@
 # written with its first chained log entry and its registration deadline) sent
 # by wrk on the same machine to `pingan serve` over the demo data.
 #   bench/intake.sh [sqlite|postgres] [SECONDS] [CONNECTIONS]
+# With PROFILE=1 the server runs under `perf record` and the top of the
+# profile (by the server's own functions, children included) is printed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BACKEND=${1:-sqlite}
@@ -42,7 +44,17 @@ request = function()
   return wrk.format(nil, nil, nil, body)
 end
 LUA
+  local perf=
+  if [ "${PROFILE:-0}" = 1 ]; then
+    perf record -F 499 -g -p "$server" -o "$WORK/perf.data" 2>/dev/null &
+    perf=$!
+  fi
   wrk -t2 -c"$CONNS" -d"${SECS}s" --latency -s "$WORK/report.lua" "http://127.0.0.1:$port/api/v1/matters"
+  if [ -n "$perf" ]; then
+    kill -INT "$perf"; wait "$perf" || true
+    perf report -i "$WORK/perf.data" --no-children --sort dso,symbol --stdio 2>/dev/null |
+      grep -E '^ +[0-9]' | head -40
+  fi
   kill -TERM "$server"; wait "$server" || true
   "$BIN" --data "$WORK/data" "$@" audit verify
 }

@@ -95,12 +95,62 @@ impl FromRequestParts<AppState> for Caller {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         let token = request_token(&parts.headers).ok_or(ApiError::Unauthenticated)?;
+        let hash = token_hash(&token);
+        let now = now_ms();
+        if let Some(account) = state.sessions.get(&hash, now) {
+            return Ok(Caller(account));
+        }
         let account = state
             .store
-            .session_account(&token_hash(&token), now_ms())
+            .session_account(&hash, now)
             .await?
             .ok_or(ApiError::Unauthenticated)?;
+        state.sessions.put(hash, account.clone(), now);
         Ok(Caller(account))
+    }
+}
+
+/// Sessions checked in the last [`SessionCache::TTL_MS`], so a busy client
+/// costs one database read per token every few seconds rather than one per
+/// request. Logout and account changes through this server clear it at once;
+/// a change made by another process (the CLI) takes effect within the TTL.
+#[derive(Debug, Default)]
+pub struct SessionCache {
+    entries: std::sync::Mutex<HashMap<Vec<u8>, (Account, i64)>>,
+}
+
+impl SessionCache {
+    pub const TTL_MS: i64 = 2_000;
+    /// Beyond this many cached sessions the cache starts afresh.
+    const MAX_ENTRIES: usize = 20_000;
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Vec<u8>, (Account, i64)>> {
+        self.entries
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn get(&self, hash: &[u8], now: i64) -> Option<Account> {
+        let entries = self.lock();
+        let (account, checked) = entries.get(hash)?;
+        (now - checked < Self::TTL_MS && now >= *checked).then(|| account.clone())
+    }
+
+    fn put(&self, hash: Vec<u8>, account: Account, now: i64) {
+        let mut entries = self.lock();
+        if entries.len() >= Self::MAX_ENTRIES {
+            entries.clear();
+        }
+        entries.insert(hash, (account, now));
+    }
+
+    /// Forgets every cached session (after an account changed).
+    pub fn clear(&self) {
+        self.lock().clear();
+    }
+
+    fn forget(&self, hash: &[u8]) {
+        self.lock().remove(hash);
     }
 }
 
@@ -269,7 +319,9 @@ pub async fn logout(
     headers: HeaderMap,
 ) -> ApiResult<Response> {
     if let Some(token) = request_token(&headers) {
-        state.store.revoke_session(&token_hash(&token)).await?;
+        let hash = token_hash(&token);
+        state.store.revoke_session(&hash).await?;
+        state.sessions.forget(&hash);
     }
     let mut response = StatusCode::NO_CONTENT.into_response();
     response.headers_mut().insert(

@@ -7,6 +7,7 @@ pub mod categories;
 pub mod error;
 pub mod extract;
 pub mod imports;
+pub mod intake;
 pub mod matters;
 pub mod openapi;
 pub mod photos;

@@ -398,7 +398,7 @@ pub async fn file_report(
         .to_string(),
         at: now,
     };
-    Ok(state.store.create_matter(&new, &log).await?)
+    Ok(crate::intake::submit(state, new, log).await?)
 }
 
 /// Files a report: JSON, or `multipart/form-data` with a `report` part (the

@@ -493,6 +493,8 @@ pub async fn change_account(
     {
         return Err(ApiError::NotFound("account"));
     }
+    // A disabled account's sessions must stop working now, not in a moment.
+    state.sessions.clear();
     account(State(state), caller, ApiPath(id)).await
 }
 

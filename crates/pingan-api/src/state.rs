@@ -59,6 +59,10 @@ pub struct AppState {
     /// from (`None` until [`AppState::load_catalogue`]); replaced whole on edit.
     pub catalogue: Arc<RwLock<(Option<i64>, Arc<Catalogue>)>>,
     pub photos: Arc<PhotoStore>,
+    /// Sessions checked moments ago.
+    pub sessions: Arc<crate::auth::SessionCache>,
+    /// New reports, written in groups by one task.
+    pub intake: crate::intake::IntakeQueue,
 }
 
 impl AppState {
@@ -73,6 +77,8 @@ impl AppState {
                 Arc::new(pingan_domain::category::default_catalogue()),
             ))),
             photos: Arc::new(PhotoStore::new(config.photo_dir.clone())),
+            intake: crate::intake::IntakeQueue::default(),
+            sessions: Arc::default(),
             config: Arc::new(config),
         }
     }

@@ -16,7 +16,8 @@ on_both_backends!(
     photos_are_checked_and_scoped,
     maps_counts_and_supervision,
     merge_extension_and_reopen_window,
-    catalogue_edits_keep_dispatched_limits
+    catalogue_edits_keep_dispatched_limits,
+    concurrent_reports_commit_in_groups
 );
 
 const BOUNDARY: &str = "pingan-test-boundary";
@@ -503,4 +504,57 @@ async fn put_category(f: &Fixture, token: &str, body: Value) -> (StatusCode, Val
         Some(body),
     )
     .await
+}
+
+/// Many reports at once go through the group-commit writer: each gets its own
+/// matter, and a key sent twice (even in the same batch) gives one matter.
+async fn concurrent_reports_commit_in_groups(store: Arc<dyn Store>) {
+    let f = fixture(store).await;
+    let caller = f
+        .store
+        .account_by_username(&pingan_domain::Scope::everywhere(), "grid_worker")
+        .await
+        .unwrap()
+        .unwrap();
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..120 {
+        let state = f.state.clone();
+        let caller = caller.clone();
+        tasks.spawn(async move {
+            let req = pingan_api::matters::NewMatterRequest {
+                description: format!("并发上报 {i}"),
+                category_code: Some("0403".into()),
+                severity: None,
+                lng: Some(120.001 + (i % 7) as f64 * 0.001),
+                lat: Some(30.001),
+                crs: None,
+                grid_code: None,
+                contact: None,
+                // Every key is sent twice.
+                idempotency_key: Some(format!("concurrent-key-{}", i / 2)),
+                photos: None,
+            };
+            let answer =
+                pingan_api::matters::file_report(&state, &caller, req, pingan_storage::now_ms())
+                    .await;
+            (i, answer.map(|(m, _)| m.id))
+        });
+    }
+    let mut ids = std::collections::HashMap::new();
+    while let Some(done) = tasks.join_next().await {
+        let (i, id) = done.unwrap();
+        let id = id.unwrap_or_else(|e| panic!("report {i}: {e}"));
+        let same = *ids.entry(i / 2).or_insert(id);
+        assert_eq!(same, id, "both copies of key {} give one matter", i / 2);
+    }
+    let distinct: std::collections::HashSet<_> = ids.values().collect();
+    assert_eq!(distinct.len(), 60);
+    let (_, counts) = get(
+        &f,
+        &f.tokens[&Role::CentreOperator],
+        "/api/v1/matters/counts",
+    )
+    .await;
+    assert_eq!(counts["total"], 60);
+    assert_eq!(f.store.verify_log().await.unwrap(), Ok(60));
 }

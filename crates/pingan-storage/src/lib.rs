@@ -149,6 +149,13 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// Files a report and its first log entry in one transaction. A repeated
     /// idempotency key answers the matter the first call made, writing nothing.
     async fn create_matter(&self, matter: &NewMatter, log: &NewLogEntry) -> Result<(Matter, bool)>;
+    /// Files many reports in one transaction (a group commit), in order; a
+    /// repeated idempotency key, also within the batch, answers the first
+    /// matter. Any failure fails the whole batch and writes nothing.
+    async fn create_matters(
+        &self,
+        batch: &[(NewMatter, NewLogEntry)],
+    ) -> Result<Vec<(Matter, bool)>>;
     /// A matter whose grid lies in the scope.
     async fn matter(&self, scope: &Scope, id: i64) -> Result<Option<Matter>>;
     /// A matter by its tracking code, whatever the scope (the public view

@@ -225,6 +225,155 @@ macro_rules! store_impl {
             Ok(row.try_get("v")?)
         }
 
+        /// Rows per multi-row statement: far below either backend's limit on
+        /// bound parameters (18 per report).
+        const BULK_ROWS: usize = 200;
+
+        /// A matter as just filed, built from what was written.
+        fn new_matter(id: i64, m: &crate::NewMatter, contact_masked: Option<String>, now: i64) -> crate::Matter {
+            crate::Matter {
+                id,
+                tracking_code: m.tracking_code.clone(),
+                state: m.state.clone(),
+                version: 1,
+                category_code: m.category_code.clone(),
+                severity: m.severity.clone(),
+                description: m.description.clone(),
+                grid_code: m.grid_code.clone(),
+                lng: m.lng,
+                lat: m.lat,
+                source: m.source.clone(),
+                reporter_id: m.reporter_id,
+                contact_masked,
+                holder: m.holder.clone(),
+                assigned_unit_id: None,
+                deadline: None,
+                rework_count: 0,
+                rating: None,
+                overdue: false,
+                next_due: m.next_due,
+                created_at: now,
+                updated_at: now,
+                supervised: false,
+                time_limit: None,
+                closed_at: None,
+                merged_into: None,
+            }
+        }
+
+        /// Appends many entries to the chain inside the caller's transaction:
+        /// the head moves once and the entries go in multi-row INSERTs, each
+        /// linked to the one before exactly as single appends would be.
+        pub(crate) async fn append_logs_tx(
+            tx: &mut sqlx::Transaction<'static, $db>,
+            entries: &[crate::NewLogEntry],
+        ) -> crate::Result<()> {
+            use sqlx::Row;
+            if entries.is_empty() {
+                return Ok(());
+            }
+            let head = sqlx::query("UPDATE event_log_head SET seq = seq + $1 WHERE id = 1 RETURNING seq, hash")
+                .bind(entries.len() as i64)
+                .fetch_one(&mut **tx)
+                .await?;
+            let last: i64 = head.try_get("seq")?;
+            let mut prev: Vec<u8> = head.try_get("hash")?;
+            let first = last - entries.len() as i64 + 1;
+            let mut links = Vec::with_capacity(entries.len());
+            for e in entries {
+                let hash = crate::chain::entry_hash(&prev, e.at, e);
+                links.push((std::mem::replace(&mut prev, hash.clone()), hash));
+            }
+            let numbered: Vec<(i64, &crate::NewLogEntry, &(Vec<u8>, Vec<u8>))> = entries
+                .iter()
+                .zip(&links)
+                .enumerate()
+                .map(|(k, (e, l))| (first + k as i64, e, l))
+                .collect();
+            for chunk in numbered.chunks(BULK_ROWS) {
+                let mut q = sqlx::QueryBuilder::<$db>::new(
+                    "INSERT INTO event_log (seq, at, subject, actor_id, actor_role, unit_id, action, from_state, to_state, body, prev_hash, hash) ",
+                );
+                q.push_values(chunk, |mut row, (seq, e, (prev_hash, hash))| {
+                    row.push_bind(*seq)
+                        .push_bind(e.at)
+                        .push_bind(&e.subject)
+                        .push_bind(e.actor_id)
+                        .push_bind(&e.actor_role)
+                        .push_bind(e.unit_id)
+                        .push_bind(&e.action)
+                        .push_bind(&e.from_state)
+                        .push_bind(&e.to_state)
+                        .push_bind(&e.body)
+                        .push_bind(prev_hash)
+                        .push_bind(hash);
+                });
+                q.build().execute(&mut **tx).await?;
+            }
+            sqlx::query("UPDATE event_log_head SET hash = $1 WHERE id = 1")
+                .bind(&prev)
+                .execute(&mut **tx)
+                .await?;
+            Ok(())
+        }
+
+        async fn matter_by_key<'e, E>(executor: E, key: &str) -> crate::Result<Option<crate::Matter>>
+        where
+            E: sqlx::Executor<'e, Database = $db>,
+        {
+            let row = sqlx::query(&format!("SELECT {MATTER_COLUMNS} FROM matters WHERE idempotency_key = $1"))
+                .bind(key)
+                .fetch_optional(executor)
+                .await?;
+            row.as_ref().map(shared_rows::matter).transpose()
+        }
+
+        /// Inserts a new matter, its photos and its first log entry inside the
+        /// caller's transaction; the answer is built from what was written,
+        /// without reading the row back.
+        async fn insert_matter_tx(
+            tx: &mut sqlx::Transaction<'static, $db>,
+            keys: &crate::PersonalDataKeys,
+            m: &crate::NewMatter,
+            log: &crate::NewLogEntry,
+        ) -> crate::Result<(crate::Matter, bool)> {
+            use sqlx::Row;
+            let now = log.at;
+            let contact = m.contact.as_deref().map(str::trim).filter(|c| !c.is_empty());
+            let contact_masked = contact.map(pingan_domain::mask::mask_phone);
+            let row = sqlx::query(
+                "INSERT INTO matters (tracking_code, idempotency_key, state, version, category_code, severity, description, \
+                 grid_code, lng, lat, source, reporter_id, contact_cipher, contact_masked, holder, next_due, created_at, updated_at) \
+                 VALUES ($1, $2, $3, 1, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $16, $15, $15) RETURNING id",
+            )
+            .bind(&m.tracking_code)
+            .bind(&m.idempotency_key)
+            .bind(&m.state)
+            .bind(&m.category_code)
+            .bind(&m.severity)
+            .bind(&m.description)
+            .bind(&m.grid_code)
+            .bind(m.lng)
+            .bind(m.lat)
+            .bind(&m.source)
+            .bind(m.reporter_id)
+            .bind(contact.map(|c| keys.encrypt(CONTACT_FIELD, c)))
+            .bind(&contact_masked)
+            .bind(&m.holder)
+            .bind(now)
+            .bind(m.next_due)
+            .fetch_one(&mut **tx)
+            .await
+            .map_err(|e| map_insert_error(e, "report"))?;
+            let id: i64 = row.try_get("id")?;
+            insert_photos_tx(tx, id, &m.photos, now).await?;
+            let mut entry = log.clone();
+            entry.subject = format!("matter:{id}");
+            append_log_tx(tx, &entry).await?;
+            let matter = new_matter(id, m, contact_masked, now);
+            Ok((matter, true))
+        }
+
         const LOG_COLUMNS: &str = "seq, at, subject, actor_id, actor_role, unit_id, action, from_state, to_state, body, prev_hash, hash";
 
         /// Appends to the event log inside the caller's transaction, so a state
@@ -1030,68 +1179,151 @@ macro_rules! store_impl {
                 m: &crate::NewMatter,
                 log: &crate::NewLogEntry,
             ) -> crate::Result<(crate::Matter, bool)> {
-                use sqlx::Row;
-                let by_key = |key: String| async move {
-                    let row = sqlx::query(&format!("SELECT {MATTER_COLUMNS} FROM matters WHERE idempotency_key = $1"))
-                        .bind(key)
-                        .fetch_optional(&self.pool)
-                        .await?;
-                    row.as_ref().map(shared_rows::matter).transpose()
-                };
                 if let Some(key) = &m.idempotency_key {
-                    if let Some(existing) = by_key(key.clone()).await? {
+                    if let Some(existing) = matter_by_key(&self.pool, key).await? {
                         return Ok((existing, false));
                     }
                 }
-                let now = log.at;
-                let contact = m.contact.as_deref().map(str::trim).filter(|c| !c.is_empty());
                 let mut tx = self.pool.begin().await?;
-                let inserted = sqlx::query(
-                    "INSERT INTO matters (tracking_code, idempotency_key, state, version, category_code, severity, description, \
-                     grid_code, lng, lat, source, reporter_id, contact_cipher, contact_masked, holder, next_due, created_at, updated_at) \
-                     VALUES ($1, $2, $3, 1, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $16, $15, $15) RETURNING id",
-                )
-                .bind(&m.tracking_code)
-                .bind(&m.idempotency_key)
-                .bind(&m.state)
-                .bind(&m.category_code)
-                .bind(&m.severity)
-                .bind(&m.description)
-                .bind(&m.grid_code)
-                .bind(m.lng)
-                .bind(m.lat)
-                .bind(&m.source)
-                .bind(m.reporter_id)
-                .bind(contact.map(|c| self.keys.encrypt(CONTACT_FIELD, c)))
-                .bind(contact.map(pingan_domain::mask::mask_phone))
-                .bind(&m.holder)
-                .bind(now)
-                .bind(m.next_due)
-                .fetch_one(&mut *tx)
-                .await;
-                let id: i64 = match inserted {
-                    Ok(row) => row.try_get("id")?,
-                    Err(sqlx::Error::Database(d)) if d.is_unique_violation() && m.idempotency_key.is_some() => {
+                match insert_matter_tx(&mut tx, &self.keys, m, log).await {
+                    Ok(made) => {
+                        tx.commit().await?;
+                        Ok(made)
+                    }
+                    Err(crate::StoreError::Conflict(what)) if m.idempotency_key.is_some() => {
                         // The same report arrived twice at once: the other copy won.
                         drop(tx);
                         let key = m.idempotency_key.clone().unwrap_or_default();
-                        return by_key(key)
+                        matter_by_key(&self.pool, &key)
                             .await?
                             .map(|existing| (existing, false))
-                            .ok_or_else(|| crate::StoreError::Conflict("report".into()));
+                            .ok_or(crate::StoreError::Conflict(what))
                     }
-                    Err(e) => return Err(map_insert_error(e, "report")),
+                    Err(e) => Err(e),
+                }
+            }
+
+            async fn create_matters(
+                &self,
+                batch: &[(crate::NewMatter, crate::NewLogEntry)],
+            ) -> crate::Result<Vec<(crate::Matter, bool)>> {
+                use sqlx::Row;
+                use std::collections::HashMap;
+                let mut tx = self.pool.begin().await?;
+                // Reports already filed under their idempotency keys.
+                let mut existing: HashMap<String, crate::Matter> = HashMap::new();
+                let keys: Vec<&str> = batch.iter().filter_map(|(m, _)| m.idempotency_key.as_deref()).collect();
+                for chunk in keys.chunks(BULK_ROWS) {
+                    let mut q = sqlx::QueryBuilder::<$db>::new(format!(
+                        "SELECT {MATTER_COLUMNS}, idempotency_key FROM matters WHERE idempotency_key IN ("
+                    ));
+                    let mut list = q.separated(", ");
+                    for k in chunk {
+                        list.push_bind(*k);
+                    }
+                    q.push(")");
+                    for row in q.build().fetch_all(&mut *tx).await? {
+                        existing.insert(row.try_get("idempotency_key")?, shared_rows::matter(&row)?);
+                    }
+                }
+                // The reports to insert: new keys once, and reports without a key.
+                let mut fresh: Vec<usize> = Vec::with_capacity(batch.len());
+                let mut first_with_key: HashMap<&str, usize> = HashMap::new();
+                for (i, (m, _)) in batch.iter().enumerate() {
+                    if let Some(k) = m.idempotency_key.as_deref() {
+                        if existing.contains_key(k) || first_with_key.contains_key(k) {
+                            continue;
+                        }
+                        first_with_key.insert(k, i);
+                    }
+                    fresh.push(i);
+                }
+                let contacts: Vec<(Option<Vec<u8>>, Option<String>)> = fresh
+                    .iter()
+                    .map(|&i| {
+                        let contact = batch[i].0.contact.as_deref().map(str::trim).filter(|c| !c.is_empty());
+                        (
+                            contact.map(|c| self.keys.encrypt(CONTACT_FIELD, c)),
+                            contact.map(pingan_domain::mask::mask_phone),
+                        )
+                    })
+                    .collect();
+                // One multi-row INSERT per chunk: a round trip per chunk, not per report.
+                let mut ids: HashMap<String, i64> = HashMap::with_capacity(fresh.len());
+                for (chunk, sealed) in fresh.chunks(BULK_ROWS).zip(contacts.chunks(BULK_ROWS)) {
+                    let mut q = sqlx::QueryBuilder::<$db>::new(
+                        "INSERT INTO matters (tracking_code, idempotency_key, state, version, category_code, severity, description, \
+                         grid_code, lng, lat, source, reporter_id, contact_cipher, contact_masked, holder, next_due, created_at, updated_at) ",
+                    );
+                    q.push_values(chunk.iter().zip(sealed), |mut row, (&i, (cipher, masked))| {
+                        let (m, log) = &batch[i];
+                        row.push_bind(&m.tracking_code)
+                            .push_bind(&m.idempotency_key)
+                            .push_bind(&m.state)
+                            .push_bind(1_i64)
+                            .push_bind(&m.category_code)
+                            .push_bind(&m.severity)
+                            .push_bind(&m.description)
+                            .push_bind(&m.grid_code)
+                            .push_bind(m.lng)
+                            .push_bind(m.lat)
+                            .push_bind(&m.source)
+                            .push_bind(m.reporter_id)
+                            .push_bind(cipher)
+                            .push_bind(masked)
+                            .push_bind(&m.holder)
+                            .push_bind(m.next_due)
+                            .push_bind(log.at)
+                            .push_bind(log.at);
+                    });
+                    q.push(" RETURNING id, tracking_code");
+                    let rows = q
+                        .build()
+                        .fetch_all(&mut *tx)
+                        .await
+                        .map_err(|e| map_insert_error(e, "report"))?;
+                    for row in rows {
+                        ids.insert(row.try_get("tracking_code")?, row.try_get("id")?);
+                    }
+                }
+                let id_of = |i: usize| -> crate::Result<i64> {
+                    ids.get(&batch[i].0.tracking_code).copied().ok_or_else(|| {
+                        crate::StoreError::Invalid("a report of the batch was not written".into())
+                    })
                 };
-                insert_photos_tx(&mut tx, id, &m.photos, now).await?;
-                let mut entry = log.clone();
-                entry.subject = format!("matter:{id}");
-                append_log_tx(&mut tx, &entry).await?;
-                let row = sqlx::query(&format!("SELECT {MATTER_COLUMNS} FROM matters WHERE id = $1"))
-                    .bind(id)
-                    .fetch_one(&mut *tx)
-                    .await?;
+                let mut entries = Vec::with_capacity(fresh.len());
+                for &i in &fresh {
+                    let (m, log) = &batch[i];
+                    let id = id_of(i)?;
+                    insert_photos_tx(&mut tx, id, &m.photos, log.at).await?;
+                    let mut entry = log.clone();
+                    entry.subject = format!("matter:{id}");
+                    entries.push(entry);
+                }
+                append_logs_tx(&mut tx, &entries).await?;
                 tx.commit().await?;
-                Ok((shared_rows::matter(&row)?, true))
+
+                let mut made: HashMap<usize, crate::Matter> = HashMap::with_capacity(fresh.len());
+                for (&i, (_, masked)) in fresh.iter().zip(contacts) {
+                    let (m, log) = &batch[i];
+                    made.insert(i, new_matter(id_of(i)?, m, masked, log.at));
+                }
+                batch
+                    .iter()
+                    .enumerate()
+                    .map(|(i, (m, _))| {
+                        if let Some(matter) = made.get(&i) {
+                            return Ok((matter.clone(), true));
+                        }
+                        let key = m.idempotency_key.as_deref().unwrap_or_default();
+                        existing
+                            .get(key)
+                            .cloned()
+                            .or_else(|| first_with_key.get(key).and_then(|f| made.get(f)).cloned())
+                            .map(|matter| (matter, false))
+                            .ok_or_else(|| crate::StoreError::Invalid("a report of the batch has no answer".into()))
+                    })
+                    .collect()
             }
 
             async fn matter(&self, scope: &pingan_domain::Scope, id: i64) -> crate::Result<Option<crate::Matter>> {
