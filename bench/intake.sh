@@ -20,7 +20,7 @@ run() { # extra args for pingan
   "$BIN" --data "$WORK/data" "$@" demo --no-serve >/dev/null 2>&1
   local port
   port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-  RUST_LOG=warn "$BIN" --data "$WORK/data" "$@" serve --listen "127.0.0.1:$port" 2>"$WORK/serve.log" &
+  RUST_LOG=${SERVER_LOG:-warn} "$BIN" --data "$WORK/data" "$@" serve --listen "127.0.0.1:$port" 2>"$WORK/serve.log" &
   local server=$!
   until curl -sf "http://127.0.0.1:$port/healthz" >/dev/null; do sleep 0.05; done
   local password token
@@ -49,13 +49,20 @@ LUA
     perf record -F 499 -g -p "$server" -o "$WORK/perf.data" 2>/dev/null &
     perf=$!
   fi
-  wrk -t2 -c"$CONNS" -d"${SECS}s" --latency -s "$WORK/report.lua" "http://127.0.0.1:$port/api/v1/matters"
+  local ticks_before ticks_after
+  ticks_before=$(awk '{print $14+$15}' "/proc/$server/stat")
+  /usr/bin/time -f "wrk CPU: %P" wrk -t2 -c"$CONNS" -d"${SECS}s" --latency -s "$WORK/report.lua" "http://127.0.0.1:$port/api/v1/matters"
+  ticks_after=$(awk '{print $14+$15}' "/proc/$server/stat")
+  echo "server CPU: $(( (ticks_after - ticks_before) * 100 / $(getconf CLK_TCK) / SECS ))% of one core (2 cores here)"
   if [ -n "$perf" ]; then
     kill -INT "$perf"; wait "$perf" || true
-    perf report -i "$WORK/perf.data" --no-children --sort dso,symbol --stdio 2>/dev/null |
+    perf report -i "$WORK/perf.data" ${PERF_REPORT:---no-children} --sort dso,symbol --stdio 2>/dev/null |
       grep -E '^ +[0-9]' | head -40
   fi
   kill -TERM "$server"; wait "$server" || true
+  # With SERVER_LOG=warn,pingan_api::intake=debug: the group commits' sizes and times.
+  sed 's/\x1b\[[0-9;]*m//g' "$WORK/serve.log" | grep -o 'reports=[0-9]* micros=[0-9]*' | tr '=' ' ' |
+    sort -k4 -n | awk '{n++; r+=$2; t+=$4; ms[n]=$4/1000} END {if (n) printf "intake batches: %d, mean %.1f reports, mean %.2f ms (median %.2f, p99 %.2f, max %.2f), %.1f us per report\n", n, r/n, t/n/1000, ms[int(n/2)+1], ms[int(n*0.99)+1], ms[n], t/r}'
   "$BIN" --data "$WORK/data" "$@" audit verify
 }
 

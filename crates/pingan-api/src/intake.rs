@@ -55,27 +55,60 @@ pub async fn submit(
 }
 
 fn spawn_writer(store: Arc<dyn Store>) -> mpsc::Sender<Job> {
-    let (sender, mut receiver) = mpsc::channel::<Job>(QUEUE);
-    tokio::spawn(async move {
-        let mut jobs = Vec::with_capacity(MAX_BATCH);
-        while let Some(first) = receiver.recv().await {
-            jobs.push(first);
-            while jobs.len() < MAX_BATCH {
-                match receiver.try_recv() {
-                    Ok(job) => jobs.push(job),
-                    Err(_) => break,
+    let (sender, receiver) = mpsc::channel::<Job>(QUEUE);
+    // SQLite answers from its own worker thread. Woken from outside, a task
+    // of the server's runtime waits in the shared queue behind the HTTP work,
+    // once per statement; on a runtime of its own the writer resumes at once
+    // (measured with bench/intake.sh). PostgreSQL connections belong to the
+    // server's runtime, so there the writer stays on it.
+    if store.backend() == "sqlite" {
+        // If the thread or its runtime cannot start, the queue closes and
+        // `submit` writes each report directly.
+        let started = std::thread::Builder::new()
+            .name("pingan-intake".into())
+            .spawn(move || {
+                match tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                {
+                    Ok(runtime) => runtime.block_on(run_writer(store, receiver)),
+                    Err(e) => tracing::error!(error = %e, "intake writer has no runtime"),
                 }
-            }
-            write_batch(&*store, &mut jobs).await;
+            });
+        if let Err(e) = started {
+            tracing::error!(error = %e, "intake writer thread did not start");
         }
-    });
+        return sender;
+    }
+    tokio::spawn(run_writer(store, receiver));
     sender
+}
+
+async fn run_writer(store: Arc<dyn Store>, mut receiver: mpsc::Receiver<Job>) {
+    let mut jobs = Vec::with_capacity(MAX_BATCH);
+    while let Some(first) = receiver.recv().await {
+        jobs.push(first);
+        while jobs.len() < MAX_BATCH {
+            match receiver.try_recv() {
+                Ok(job) => jobs.push(job),
+                Err(_) => break,
+            }
+        }
+        write_batch(&*store, &mut jobs).await;
+    }
 }
 
 async fn write_batch(store: &dyn Store, jobs: &mut Vec<Job>) {
     let (batch, replies): (Vec<_>, Vec<_>) =
         jobs.drain(..).map(|j| ((j.matter, j.log), j.reply)).unzip();
-    match store.create_matters(&batch).await {
+    let started = std::time::Instant::now();
+    let written = store.create_matters(&batch).await;
+    tracing::debug!(
+        reports = batch.len(),
+        micros = started.elapsed().as_micros() as u64,
+        "intake batch"
+    );
+    match written {
         Ok(made) => {
             for (reply, result) in replies.into_iter().zip(made) {
                 let _ = reply.send(Ok(result));

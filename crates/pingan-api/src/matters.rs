@@ -169,7 +169,8 @@ pub(crate) async fn visible_matter(
 }
 
 fn tracking_code() -> String {
-    let mut rng = rand::rngs::OsRng;
+    // thread_rng is a CSPRNG seeded from the OS; OsRng would cost a system call per character.
+    let mut rng = rand::thread_rng();
     (0..rules::TRACKING_LEN)
         .map(|_| rules::TRACKING_ALPHABET[rng.gen_range(0..rules::TRACKING_ALPHABET.len())] as char)
         .collect()

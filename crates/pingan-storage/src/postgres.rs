@@ -9,6 +9,8 @@ use crate::{migrate, PersonalDataKeys, Result};
 #[derive(Debug, Clone)]
 pub struct PgStore {
     pool: PgPool,
+    /// Group commits of reports; PostgreSQL needs no separate writer.
+    writer: PgPool,
     keys: PersonalDataKeys,
 }
 
@@ -20,7 +22,11 @@ impl PgStore {
             .acquire_timeout(Duration::from_secs(10))
             .connect(url)
             .await?;
-        let store = PgStore { pool, keys };
+        let store = PgStore {
+            writer: pool.clone(),
+            pool,
+            keys,
+        };
         // Serialise concurrent starts so two servers never migrate at once.
         let mut conn = store.pool.acquire().await?;
         sqlx::query("SELECT pg_advisory_lock(727274)")

@@ -225,9 +225,23 @@ macro_rules! store_impl {
             Ok(row.try_get("v")?)
         }
 
-        /// Rows per multi-row statement: far below either backend's limit on
-        /// bound parameters (18 per report).
-        const BULK_ROWS: usize = 200;
+        /// Most rows per multi-row statement (a power of two): far below
+        /// either backend's limit on bound parameters (18 per report).
+        const BULK_ROWS: usize = 128;
+
+        /// Splits rows into runs of 128, 64, …, 1, so that multi-row
+        /// statements come in eight shapes that stay prepared in the
+        /// connection's statement cache instead of being parsed per batch.
+        fn bulk_chunks<T>(mut rows: &[T]) -> Vec<&[T]> {
+            let mut out = Vec::new();
+            while !rows.is_empty() {
+                let n = BULK_ROWS.min(1 << (usize::BITS - 1 - rows.len().leading_zeros()));
+                let (head, tail) = rows.split_at(n);
+                out.push(head);
+                rows = tail;
+            }
+            out
+        }
 
         /// A matter as just filed, built from what was written.
         fn new_matter(id: i64, m: &crate::NewMatter, contact_masked: Option<String>, now: i64) -> crate::Matter {
@@ -290,7 +304,7 @@ macro_rules! store_impl {
                 .enumerate()
                 .map(|(k, (e, l))| (first + k as i64, e, l))
                 .collect();
-            for chunk in numbered.chunks(BULK_ROWS) {
+            for chunk in bulk_chunks(&numbered) {
                 let mut q = sqlx::QueryBuilder::<$db>::new(
                     "INSERT INTO event_log (seq, at, subject, actor_id, actor_role, unit_id, action, from_state, to_state, body, prev_hash, hash) ",
                 );
@@ -1209,11 +1223,11 @@ macro_rules! store_impl {
             ) -> crate::Result<Vec<(crate::Matter, bool)>> {
                 use sqlx::Row;
                 use std::collections::HashMap;
-                let mut tx = self.pool.begin().await?;
+                let mut tx = self.writer.begin().await?;
                 // Reports already filed under their idempotency keys.
                 let mut existing: HashMap<String, crate::Matter> = HashMap::new();
                 let keys: Vec<&str> = batch.iter().filter_map(|(m, _)| m.idempotency_key.as_deref()).collect();
-                for chunk in keys.chunks(BULK_ROWS) {
+                for chunk in bulk_chunks(&keys) {
                     let mut q = sqlx::QueryBuilder::<$db>::new(format!(
                         "SELECT {MATTER_COLUMNS}, idempotency_key FROM matters WHERE idempotency_key IN ("
                     ));
@@ -1250,7 +1264,7 @@ macro_rules! store_impl {
                     .collect();
                 // One multi-row INSERT per chunk: a round trip per chunk, not per report.
                 let mut ids: HashMap<String, i64> = HashMap::with_capacity(fresh.len());
-                for (chunk, sealed) in fresh.chunks(BULK_ROWS).zip(contacts.chunks(BULK_ROWS)) {
+                for (chunk, sealed) in bulk_chunks(&fresh).into_iter().zip(bulk_chunks(&contacts)) {
                     let mut q = sqlx::QueryBuilder::<$db>::new(
                         "INSERT INTO matters (tracking_code, idempotency_key, state, version, category_code, severity, description, \
                          grid_code, lng, lat, source, reporter_id, contact_cipher, contact_masked, holder, next_due, created_at, updated_at) ",
