@@ -161,6 +161,7 @@ fn what_zh(what: &str) -> &'static str {
         "unit" => "该单位",
         "account" => "该账号",
         "matter" => "该事件",
+        "webhook" => "该 Webhook 订阅",
         _ => "所请求的资源",
     }
 }

@@ -7,6 +7,7 @@ pub mod error;
 pub mod extract;
 pub mod imports;
 pub mod matters;
+pub mod notify;
 pub mod openapi;
 pub mod routes;
 pub mod scheduler;
@@ -19,7 +20,7 @@ use std::time::Duration;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{header, HeaderName, HeaderValue, Request};
 use axum::response::{Html, IntoResponse};
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use tower_http::request_id::{
     MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
@@ -91,6 +92,14 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/matters/{id}/log", get(matters::log))
         .route("/api/v1/track/{code}", get(matters::track))
         .route("/api/v1/inbox", get(matters::inbox))
+        .route("/api/v1/notifications", get(notify::feed))
+        .route("/api/v1/notifications/unread", get(notify::unread))
+        .route("/api/v1/notifications/read", post(notify::mark_read))
+        .route(
+            "/api/v1/webhooks",
+            get(notify::webhooks).post(notify::create_webhook),
+        )
+        .route("/api/v1/webhooks/{id}", delete(notify::deactivate_webhook))
         .fallback(|| async { ApiError::NotFound("route") })
         .method_not_allowed_fallback(|| async {
             ApiError::BadRequest("method not allowed on this path".into())

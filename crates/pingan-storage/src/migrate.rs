@@ -38,6 +38,12 @@ pub(crate) const SQLITE: &[Migration] = &[
         name: "matters",
         sql: include_str!("../migrations/sqlite/0004_matters.sql"),
     },
+    // 5 is taken by another change.
+    Migration {
+        version: 6,
+        name: "notifications",
+        sql: include_str!("../migrations/sqlite/0006_notifications.sql"),
+    },
 ];
 
 pub(crate) const POSTGRES: &[Migration] = &[
@@ -60,6 +66,12 @@ pub(crate) const POSTGRES: &[Migration] = &[
         version: 4,
         name: "matters",
         sql: include_str!("../migrations/postgres/0004_matters.sql"),
+    },
+    // 5 is taken by another change.
+    Migration {
+        version: 6,
+        name: "notifications",
+        sql: include_str!("../migrations/postgres/0006_notifications.sql"),
     },
 ];
 
