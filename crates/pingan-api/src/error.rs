@@ -211,6 +211,7 @@ fn what_zh(what: &str) -> &'static str {
         "account" => "该账号",
         "matter" => "该事件",
         "photo" => "该照片",
+        "webhook" => "该 Webhook 订阅",
         _ => "所请求的资源",
     }
 }

@@ -9,6 +9,7 @@ pub mod extract;
 pub mod imports;
 pub mod intake;
 pub mod matters;
+pub mod notify;
 pub mod openapi;
 pub mod photos;
 pub mod routes;
@@ -22,7 +23,7 @@ use std::time::Duration;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{header, HeaderName, HeaderValue, Request};
 use axum::response::{Html, IntoResponse};
-use axum::routing::{get, post, put};
+use axum::routing::{delete, get, post, put};
 use axum::{Json, Router};
 use tower_http::request_id::{
     MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
@@ -114,6 +115,14 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/matters/{id}/log", get(matters::log))
         .route("/api/v1/track/{code}", get(matters::track))
         .route("/api/v1/inbox", get(matters::inbox))
+        .route("/api/v1/notifications", get(notify::feed))
+        .route("/api/v1/notifications/unread", get(notify::unread))
+        .route("/api/v1/notifications/read", post(notify::mark_read))
+        .route(
+            "/api/v1/webhooks",
+            get(notify::webhooks).post(notify::create_webhook),
+        )
+        .route("/api/v1/webhooks/{id}", delete(notify::deactivate_webhook))
         .fallback(|| async { ApiError::NotFound("route") })
         .method_not_allowed_fallback(|| async {
             ApiError::BadRequest("method not allowed on this path".into())

@@ -2,13 +2,13 @@
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::{auth, categories, imports, matters, photos, routes, views};
+use crate::{auth, categories, imports, matters, notify, photos, routes, views};
 
 #[derive(OpenApi)]
 #[openapi(
     info(
         title = "Pingan 平安 API",
-        description = "Grassroots social-governance platform. Errors answer `{\"code\", \"message\" (zh-CN), \"message_en\"}`. Times are milliseconds since the Unix epoch, UTC.",
+        description = "Grassroots social-governance platform. Errors answer `{\"code\", \"message\" (zh-CN), \"message_en\"}`. Times are milliseconds since the Unix epoch, UTC.\n\nWebhooks: each delivery is a POST of `{\"event\", \"matter_id\", \"state\", \"log_seq\", \"at\"}` with headers `X-Pingan-Event`, `X-Pingan-Delivery` (an id: the same id may arrive twice, so deduplicate on it), `X-Pingan-Timestamp` (Unix seconds) and `X-Pingan-Signature: sha256=HEX`, where HEX is HMAC-SHA256 under the webhook's secret of `TIMESTAMP + \".\" + BODY`. A 2xx answer within 10 s counts as delivered; otherwise it is retried after 30 s, 1 min, 2 min, … (at most 1 h apart), 10 attempts in all.",
         license(name = "Apache-2.0")
     ),
     paths(
@@ -43,6 +43,12 @@ use crate::{auth, categories, imports, matters, photos, routes, views};
         photos::download,
         categories::catalogue,
         categories::put_category,
+        notify::feed,
+        notify::unread,
+        notify::mark_read,
+        notify::create_webhook,
+        notify::webhooks,
+        notify::deactivate_webhook,
     ),
     components(schemas(
         crate::error::ErrorBody,

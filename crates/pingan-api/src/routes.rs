@@ -27,7 +27,7 @@ pub struct ListQuery {
 }
 
 impl ListQuery {
-    fn page(&self) -> ApiResult<StorePage> {
+    pub(crate) fn page(&self) -> ApiResult<StorePage> {
         let limit = self.limit.unwrap_or(DEFAULT_LIMIT);
         if !(1..=StorePage::MAX_LIMIT).contains(&limit) {
             return Err(ApiError::InvalidQuery(format!(

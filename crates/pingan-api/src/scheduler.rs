@@ -107,9 +107,10 @@ async fn handle(state: &AppState, m: &Matter, now: i64) -> Result<Option<Due>, S
         }
     };
     change.state = to.as_str().to_string();
+    // The notifier reads these reasons to tell overdue escalations apart.
     let reason = match due {
-        Due::Remind => "deadline near",
-        Due::Overdue => "overdue",
+        Due::Remind => pingan_domain::notice::DEADLINE_NEAR_REASON,
+        Due::Overdue => pingan_domain::notice::OVERDUE_REASON,
         Due::Unregistered => "not registered in time",
         Due::Nothing => "",
     };

@@ -224,6 +224,66 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     // --- audit ---
     async fn audit(&self, entry: &AuditEntry) -> Result<()>;
     async fn audit_log(&self, subject: &str) -> Result<Vec<AuditEntry>>;
+
+    // --- notifications ---
+    /// Event log entries after `seq`, oldest first, at most `limit`.
+    async fn log_after(&self, seq: i64, limit: u32) -> Result<Vec<LogEntry>>;
+    /// The last event log seq the notifier has turned into notifications.
+    async fn notifier_cursor(&self) -> Result<i64>;
+    /// Writes notifications and webhook deliveries and moves the notifier's
+    /// cursor from `cursor_from` to `cursor_to`, in one transaction and only
+    /// if the cursor is still at `cursor_from`. Answers false, writing
+    /// nothing, when another notifier moved it first.
+    async fn record_notifications(
+        &self,
+        cursor_from: i64,
+        cursor_to: i64,
+        notifications: &[NewNotification],
+        deliveries: &[NewDelivery],
+    ) -> Result<bool>;
+    /// The account's feed (its own, its unit's and, for centre operators, its
+    /// centre's notifications), newest first, with its read flags;
+    /// `page.after` is a notification id.
+    async fn notifications_for(&self, account: &Account, page: &Page) -> Result<Vec<Notification>>;
+    /// How many notifications of the account's feed it has not read.
+    async fn unread_count(&self, account: &Account) -> Result<i64>;
+    async fn mark_read(&self, account: &Account, which: &MarkRead) -> Result<()>;
+
+    // --- webhooks ---
+    /// Creates a webhook whose scope lies within `scope`.
+    async fn create_webhook(&self, scope: &Scope, webhook: &NewWebhook) -> Result<Webhook>;
+    /// Webhooks whose scope lies within `scope`, by id; `page.after` is an id.
+    async fn webhooks(&self, scope: &Scope, page: &Page) -> Result<Vec<Webhook>>;
+    /// Every active webhook, whatever the scope (the notifier serves all).
+    async fn active_webhooks(&self) -> Result<Vec<Webhook>>;
+    /// Stops a webhook in the scope; its pending deliveries are given up.
+    /// False when the scope has no such webhook.
+    async fn deactivate_webhook(&self, scope: &Scope, id: i64) -> Result<bool>;
+    /// Claims up to `limit` pending deliveries of active webhooks due by
+    /// `now`, soonest first. Each is held until `hold_until`, so that another
+    /// notifier does not send it at the same time; one whose attempt is never
+    /// recorded (the process died) comes due again then.
+    async fn due_deliveries(
+        &self,
+        now: i64,
+        hold_until: i64,
+        limit: u32,
+    ) -> Result<Vec<DueDelivery>>;
+    /// Records an attempt: delivered, or failed with the next try at
+    /// `next_attempt_at` (`None`: given up for good).
+    async fn record_delivery_attempt(
+        &self,
+        id: i64,
+        outcome: &DeliveryOutcome,
+        next_attempt_at: Option<i64>,
+    ) -> Result<()>;
+    /// A webhook's deliveries, newest first; `page.after` is a delivery id.
+    /// Callers check the webhook's scope first.
+    async fn webhook_deliveries(
+        &self,
+        webhook_id: i64,
+        page: &Page,
+    ) -> Result<Vec<WebhookDelivery>>;
 }
 
 /// Whether a role name read from the database is one we know; a row with an

@@ -43,6 +43,11 @@ pub(crate) const SQLITE: &[Migration] = &[
         name: "catalogue_photos",
         sql: include_str!("../migrations/sqlite/0005_catalogue_photos.sql"),
     },
+    Migration {
+        version: 6,
+        name: "notifications",
+        sql: include_str!("../migrations/sqlite/0006_notifications.sql"),
+    },
 ];
 
 pub(crate) const POSTGRES: &[Migration] = &[
@@ -70,6 +75,11 @@ pub(crate) const POSTGRES: &[Migration] = &[
         version: 5,
         name: "catalogue_photos",
         sql: include_str!("../migrations/postgres/0005_catalogue_photos.sql"),
+    },
+    Migration {
+        version: 6,
+        name: "notifications",
+        sql: include_str!("../migrations/postgres/0006_notifications.sql"),
     },
 ];
 

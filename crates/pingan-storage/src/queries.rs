@@ -1659,6 +1659,421 @@ macro_rules! store_impl {
                     })
                     .collect()
             }
+
+            async fn log_after(&self, seq: i64, limit: u32) -> crate::Result<Vec<crate::LogEntry>> {
+                let rows = sqlx::query(&format!("SELECT {LOG_COLUMNS} FROM event_log WHERE seq > $1 ORDER BY seq LIMIT $2"))
+                    .bind(seq)
+                    .bind(i64::from(limit.clamp(1, crate::Page::MAX_LIMIT)))
+                    .fetch_all(&self.pool)
+                    .await?;
+                rows.iter().map(shared_rows::log_entry).collect()
+            }
+
+            async fn notifier_cursor(&self) -> crate::Result<i64> {
+                use sqlx::Row;
+                let row = sqlx::query("SELECT last_seq FROM notifier_cursor WHERE id = 1")
+                    .fetch_one(&self.pool)
+                    .await?;
+                Ok(row.try_get("last_seq")?)
+            }
+
+            async fn record_notifications(
+                &self,
+                cursor_from: i64,
+                cursor_to: i64,
+                notifications: &[crate::NewNotification],
+                deliveries: &[crate::NewDelivery],
+            ) -> crate::Result<bool> {
+                if cursor_to < cursor_from {
+                    return Err(crate::StoreError::Invalid(format!(
+                        "the notifier cursor cannot move back from {cursor_from} to {cursor_to}"
+                    )));
+                }
+                let mut tx = self.pool.begin().await?;
+                // Moving the cursor first takes its row lock, so a second
+                // notifier waits here and then finds the cursor moved.
+                let moved = sqlx::query("UPDATE notifier_cursor SET last_seq = $1 WHERE id = 1 AND last_seq = $2")
+                    .bind(cursor_to)
+                    .bind(cursor_from)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+                if moved == 0 {
+                    return Ok(false);
+                }
+                for chunk in notifications.chunks(crate::queries::CHUNK) {
+                    let mut q = sqlx::QueryBuilder::<$db>::new(
+                        "INSERT INTO notifications (at, audience, kind, subject, log_seq, title_zh, title_en) ",
+                    );
+                    q.push_values(chunk, |mut b, n| {
+                        b.push_bind(n.at)
+                            .push_bind(n.audience.as_str())
+                            .push_bind(n.kind.as_str())
+                            .push_bind(n.subject.as_str())
+                            .push_bind(n.log_seq)
+                            .push_bind(n.title_zh.as_str())
+                            .push_bind(n.title_en.as_str());
+                    });
+                    q.build().execute(&mut *tx).await.map_err(|e| map_insert_error(e, "notification"))?;
+                }
+                for chunk in deliveries.chunks(crate::queries::CHUNK) {
+                    let mut q = sqlx::QueryBuilder::<$db>::new(
+                        "INSERT INTO webhook_deliveries (webhook_id, log_seq, event, payload, next_attempt_at) ",
+                    );
+                    q.push_values(chunk, |mut b, d| {
+                        b.push_bind(d.webhook_id)
+                            .push_bind(d.log_seq)
+                            .push_bind(d.event.as_str())
+                            .push_bind(d.payload.as_str())
+                            .push_bind(d.next_attempt_at);
+                    });
+                    q.build().execute(&mut *tx).await.map_err(|e| map_insert_error(e, "webhook delivery"))?;
+                }
+                tx.commit().await?;
+                Ok(true)
+            }
+
+            async fn notifications_for(
+                &self,
+                account: &crate::Account,
+                page: &crate::Page,
+            ) -> crate::Result<Vec<crate::Notification>> {
+                use sqlx::Row;
+                let audiences = feed_audiences(account);
+                let read_up_to = read_watermark(&self.pool, account.id).await?;
+                let before: i64 = page.after.as_deref().and_then(|a| a.parse().ok()).unwrap_or(i64::MAX);
+                let mut q = sqlx::QueryBuilder::<$db>::new(
+                    "SELECT n.id, n.at, n.audience, n.kind, n.subject, n.log_seq, n.title_zh, n.title_en, \
+                     r.notification_id AS read_id FROM notifications n \
+                     LEFT JOIN notification_reads r ON r.notification_id = n.id AND r.account_id = ",
+                );
+                q.push_bind(account.id).push(" WHERE 1 = 1");
+                push_audience_filter(&mut q, &audiences);
+                q.push(" AND n.id < ").push_bind(before);
+                q.push(" ORDER BY n.id DESC LIMIT ").push_bind(page.limit());
+                let rows = q.build().fetch_all(&self.pool).await?;
+                rows.iter()
+                    .map(|r| {
+                        let id: i64 = r.try_get("id")?;
+                        let read_id: Option<i64> = r.try_get("read_id")?;
+                        Ok(crate::Notification {
+                            id,
+                            at: r.try_get("at")?,
+                            audience: r.try_get("audience")?,
+                            kind: r.try_get("kind")?,
+                            subject: r.try_get("subject")?,
+                            log_seq: r.try_get("log_seq")?,
+                            title_zh: r.try_get("title_zh")?,
+                            title_en: r.try_get("title_en")?,
+                            read: id <= read_up_to || read_id.is_some(),
+                        })
+                    })
+                    .collect()
+            }
+
+            async fn unread_count(&self, account: &crate::Account) -> crate::Result<i64> {
+                use sqlx::Row;
+                let audiences = feed_audiences(account);
+                let read_up_to = read_watermark(&self.pool, account.id).await?;
+                let mut q = sqlx::QueryBuilder::<$db>::new("SELECT COUNT(*) AS n FROM notifications n WHERE 1 = 1");
+                push_audience_filter(&mut q, &audiences);
+                q.push(" AND n.id > ").push_bind(read_up_to);
+                q.push(" AND NOT EXISTS (SELECT 1 FROM notification_reads r WHERE r.notification_id = n.id AND r.account_id = ")
+                    .push_bind(account.id)
+                    .push(")");
+                Ok(q.build().fetch_one(&self.pool).await?.try_get("n")?)
+            }
+
+            async fn mark_read(&self, account: &crate::Account, which: &crate::MarkRead) -> crate::Result<()> {
+                use sqlx::Row;
+                let audiences = feed_audiences(account);
+                let mut tx = self.pool.begin().await?;
+                match which {
+                    crate::MarkRead::Ids(ids) => {
+                        for chunk in ids.chunks(crate::queries::CHUNK) {
+                            // Only ids in the account's own feed are marked.
+                            let mut q = sqlx::QueryBuilder::<$db>::new(
+                                "INSERT INTO notification_reads (account_id, notification_id) SELECT ",
+                            );
+                            q.push_bind(account.id).push(", n.id FROM notifications n WHERE n.id IN (");
+                            let mut list = q.separated(", ");
+                            for id in chunk {
+                                list.push_bind(*id);
+                            }
+                            q.push(")");
+                            push_audience_filter(&mut q, &audiences);
+                            q.push(" ON CONFLICT DO NOTHING");
+                            q.build().execute(&mut *tx).await?;
+                        }
+                    }
+                    crate::MarkRead::All => {
+                        let mut q = sqlx::QueryBuilder::<$db>::new("SELECT MAX(n.id) AS top FROM notifications n WHERE 1 = 1");
+                        push_audience_filter(&mut q, &audiences);
+                        let top: Option<i64> = q.build().fetch_one(&mut *tx).await?.try_get("top")?;
+                        if let Some(top) = top {
+                            // Never lowered, should two "mark all" race.
+                            sqlx::query(
+                                "INSERT INTO notification_watermarks (account_id, read_up_to) VALUES ($1, $2) \
+                                 ON CONFLICT (account_id) DO UPDATE SET read_up_to = excluded.read_up_to \
+                                 WHERE notification_watermarks.read_up_to < excluded.read_up_to",
+                            )
+                            .bind(account.id)
+                            .bind(top)
+                            .execute(&mut *tx)
+                            .await?;
+                            sqlx::query("DELETE FROM notification_reads WHERE account_id = $1 AND notification_id <= $2")
+                                .bind(account.id)
+                                .bind(top)
+                                .execute(&mut *tx)
+                                .await?;
+                        }
+                    }
+                }
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn create_webhook(
+                &self,
+                scope: &pingan_domain::Scope,
+                webhook: &crate::NewWebhook,
+            ) -> crate::Result<crate::Webhook> {
+                use sqlx::Row;
+                if !scope.covers(&webhook.scope_prefix) {
+                    return Err(crate::StoreError::OutOfScope(format!("webhook scope {}", webhook.scope_prefix)));
+                }
+                let created_at = crate::now_ms();
+                let row = sqlx::query(
+                    "INSERT INTO webhooks (url, secret, events, scope_prefix, active, created_by, created_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
+                )
+                .bind(&webhook.url)
+                .bind(&webhook.secret)
+                .bind(&webhook.events)
+                .bind(&webhook.scope_prefix)
+                .bind(true)
+                .bind(webhook.created_by)
+                .bind(created_at)
+                .fetch_one(&self.pool)
+                .await
+                .map_err(|e| map_insert_error(e, "webhook"))?;
+                Ok(crate::Webhook {
+                    id: row.try_get("id")?,
+                    url: webhook.url.clone(),
+                    secret: webhook.secret.clone(),
+                    events: webhook.events.clone(),
+                    scope_prefix: webhook.scope_prefix.clone(),
+                    active: true,
+                    created_by: webhook.created_by,
+                    created_at,
+                })
+            }
+
+            async fn webhooks(&self, scope: &pingan_domain::Scope, page: &crate::Page) -> crate::Result<Vec<crate::Webhook>> {
+                let (lo, hi) = crate::queries::prefix_range(scope.prefix());
+                let after: i64 = page.after.as_deref().and_then(|a| a.parse().ok()).unwrap_or(0);
+                let rows = sqlx::query(&format!(
+                    "SELECT {WEBHOOK_COLUMNS} FROM webhooks \
+                     WHERE scope_prefix >= $1 AND scope_prefix < $2 AND id > $3 ORDER BY id LIMIT $4"
+                ))
+                .bind(lo)
+                .bind(hi)
+                .bind(after)
+                .bind(page.limit())
+                .fetch_all(&self.pool)
+                .await?;
+                rows.iter().map(webhook_row).collect()
+            }
+
+            async fn active_webhooks(&self) -> crate::Result<Vec<crate::Webhook>> {
+                let rows = sqlx::query(&format!("SELECT {WEBHOOK_COLUMNS} FROM webhooks WHERE active = $1 ORDER BY id"))
+                    .bind(true)
+                    .fetch_all(&self.pool)
+                    .await?;
+                rows.iter().map(webhook_row).collect()
+            }
+
+            async fn deactivate_webhook(&self, scope: &pingan_domain::Scope, id: i64) -> crate::Result<bool> {
+                let (lo, hi) = crate::queries::prefix_range(scope.prefix());
+                let mut tx = self.pool.begin().await?;
+                let done = sqlx::query(
+                    "UPDATE webhooks SET active = $1 WHERE id = $2 AND scope_prefix >= $3 AND scope_prefix < $4",
+                )
+                .bind(false)
+                .bind(id)
+                .bind(lo)
+                .bind(hi)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected()
+                    > 0;
+                if done {
+                    // Given up rather than left pending, so they leave the due index.
+                    sqlx::query(
+                        "UPDATE webhook_deliveries SET next_attempt_at = NULL, failed_permanently = $1, \
+                         last_error = $2 WHERE webhook_id = $3 AND next_attempt_at IS NOT NULL",
+                    )
+                    .bind(true)
+                    .bind("webhook stopped")
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                tx.commit().await?;
+                Ok(done)
+            }
+
+            async fn due_deliveries(&self, now: i64, hold_until: i64, limit: u32) -> crate::Result<Vec<crate::DueDelivery>> {
+                use sqlx::Row;
+                let mut tx = self.pool.begin().await?;
+                let rows = sqlx::query(
+                    "SELECT d.id, d.webhook_id, w.url, w.secret, d.event, d.payload, d.attempts, d.next_attempt_at \
+                     FROM webhook_deliveries d JOIN webhooks w ON w.id = d.webhook_id \
+                     WHERE d.next_attempt_at IS NOT NULL AND d.next_attempt_at <= $1 AND w.active = $2 \
+                     ORDER BY d.next_attempt_at, d.id LIMIT $3",
+                )
+                .bind(now)
+                .bind(true)
+                .bind(i64::from(limit.clamp(1, crate::Page::MAX_LIMIT)))
+                .fetch_all(&mut *tx)
+                .await?;
+                let mut claimed = Vec::with_capacity(rows.len());
+                for r in rows {
+                    let id: i64 = r.try_get("id")?;
+                    let due: i64 = r.try_get("next_attempt_at")?;
+                    // Only the notifier whose update finds the old time holds it.
+                    let held = sqlx::query(
+                        "UPDATE webhook_deliveries SET next_attempt_at = $1 WHERE id = $2 AND next_attempt_at = $3",
+                    )
+                    .bind(hold_until)
+                    .bind(id)
+                    .bind(due)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+                    if held == 1 {
+                        claimed.push(crate::DueDelivery {
+                            id,
+                            webhook_id: r.try_get("webhook_id")?,
+                            url: r.try_get("url")?,
+                            secret: r.try_get("secret")?,
+                            event: r.try_get("event")?,
+                            payload: r.try_get("payload")?,
+                            attempts: r.try_get("attempts")?,
+                        });
+                    }
+                }
+                tx.commit().await?;
+                Ok(claimed)
+            }
+
+            async fn record_delivery_attempt(
+                &self,
+                id: i64,
+                outcome: &crate::DeliveryOutcome,
+                next_attempt_at: Option<i64>,
+            ) -> crate::Result<()> {
+                let query = match outcome {
+                    crate::DeliveryOutcome::Delivered { at, status } => sqlx::query(
+                        "UPDATE webhook_deliveries SET attempts = attempts + 1, last_status = $1, last_error = NULL, \
+                         delivered_at = $2, next_attempt_at = NULL WHERE id = $3",
+                    )
+                    .bind(i64::from(*status))
+                    .bind(*at)
+                    .bind(id),
+                    crate::DeliveryOutcome::Failed { at: _, status, error } => sqlx::query(
+                        "UPDATE webhook_deliveries SET attempts = attempts + 1, last_status = $1, last_error = $2, \
+                         next_attempt_at = $3, failed_permanently = $4 WHERE id = $5",
+                    )
+                    .bind(status.map(i64::from))
+                    .bind(error.clone())
+                    .bind(next_attempt_at)
+                    .bind(next_attempt_at.is_none())
+                    .bind(id),
+                };
+                query.execute(&self.pool).await?;
+                Ok(())
+            }
+
+            async fn webhook_deliveries(&self, webhook_id: i64, page: &crate::Page) -> crate::Result<Vec<crate::WebhookDelivery>> {
+                use sqlx::Row;
+                let before: i64 = page.after.as_deref().and_then(|a| a.parse().ok()).unwrap_or(i64::MAX);
+                let rows = sqlx::query(
+                    "SELECT id, webhook_id, log_seq, event, payload, attempts, next_attempt_at, last_status, last_error, \
+                     delivered_at, failed_permanently FROM webhook_deliveries \
+                     WHERE webhook_id = $1 AND id < $2 ORDER BY id DESC LIMIT $3",
+                )
+                .bind(webhook_id)
+                .bind(before)
+                .bind(page.limit())
+                .fetch_all(&self.pool)
+                .await?;
+                rows.iter()
+                    .map(|r| {
+                        Ok(crate::WebhookDelivery {
+                            id: r.try_get("id")?,
+                            webhook_id: r.try_get("webhook_id")?,
+                            log_seq: r.try_get("log_seq")?,
+                            event: r.try_get("event")?,
+                            payload: r.try_get("payload")?,
+                            attempts: r.try_get("attempts")?,
+                            next_attempt_at: r.try_get("next_attempt_at")?,
+                            last_status: r.try_get("last_status")?,
+                            last_error: r.try_get("last_error")?,
+                            delivered_at: r.try_get("delivered_at")?,
+                            failed_permanently: r.try_get("failed_permanently")?,
+                        })
+                    })
+                    .collect()
+            }
+        }
+
+        const WEBHOOK_COLUMNS: &str = "id, url, secret, events, scope_prefix, active, created_by, created_at";
+
+        fn webhook_row(row: &shared_rows::DbRow) -> crate::Result<crate::Webhook> {
+            use sqlx::Row;
+            Ok(crate::Webhook {
+                id: row.try_get("id")?,
+                url: row.try_get("url")?,
+                secret: row.try_get("secret")?,
+                events: row.try_get("events")?,
+                scope_prefix: row.try_get("scope_prefix")?,
+                active: row.try_get("active")?,
+                created_by: row.try_get("created_by")?,
+                created_at: row.try_get("created_at")?,
+            })
+        }
+
+        /// The audiences of an account's feed, as stored.
+        fn feed_audiences(account: &crate::Account) -> Vec<String> {
+            pingan_domain::notice::audiences_of(account.id, account.role, account.unit_id, account.scope.prefix())
+                .iter()
+                .map(pingan_domain::notice::Audience::as_text)
+                .collect()
+        }
+
+        /// Appends ` AND n.audience IN (…)` for a feed (never empty: an
+        /// account always hears what is addressed to it).
+        fn push_audience_filter<'a>(q: &mut sqlx::QueryBuilder<'a, $db>, audiences: &'a [String]) {
+            q.push(" AND n.audience IN (");
+            let mut list = q.separated(", ");
+            for a in audiences {
+                list.push_bind(a.as_str());
+            }
+            q.push(")");
+        }
+
+        /// The id up to which the account has marked everything read (0: none).
+        async fn read_watermark(pool: &sqlx::Pool<$db>, account_id: i64) -> crate::Result<i64> {
+            use sqlx::Row;
+            let row = sqlx::query("SELECT read_up_to FROM notification_watermarks WHERE account_id = $1")
+                .bind(account_id)
+                .fetch_optional(pool)
+                .await?;
+            Ok(match row {
+                Some(r) => r.try_get("read_up_to")?,
+                None => 0,
+            })
         }
     };
 }

@@ -255,3 +255,123 @@ pub struct MatterFilter {
     /// Only matters with a position inside (west, south, east, north), WGS-84.
     pub bbox: Option<[f64; 4]>,
 }
+
+/// A notification (通知) the notifier writes for one audience.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewNotification {
+    /// When the log entry it comes from happened (ms, UTC).
+    pub at: i64,
+    /// `account:<id>`, `unit:<id>` or `centre:<region prefix>`.
+    pub audience: String,
+    pub kind: String,
+    /// What it is about, e.g. `matter:42`.
+    pub subject: String,
+    pub log_seq: i64,
+    pub title_zh: String,
+    pub title_en: String,
+}
+
+/// A notification in an account's feed.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Notification {
+    pub id: i64,
+    pub at: i64,
+    pub audience: String,
+    pub kind: String,
+    pub subject: String,
+    pub log_seq: i64,
+    pub title_zh: String,
+    pub title_en: String,
+    /// Whether this account has read it.
+    pub read: bool,
+}
+
+/// Which notifications to mark read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MarkRead {
+    /// These, where they are in the account's feed (others are ignored).
+    Ids(Vec<i64>),
+    /// Everything in the feed so far.
+    All,
+}
+
+/// A webhook subscription to create.
+#[derive(Debug, Clone)]
+pub struct NewWebhook {
+    pub url: String,
+    pub secret: String,
+    /// A comma list of notification kinds, or `*`.
+    pub events: String,
+    /// Only matters whose grid code starts with this are delivered.
+    pub scope_prefix: String,
+    pub created_by: Option<i64>,
+}
+
+/// A webhook subscription (Webhook 订阅) of an integration.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Webhook {
+    pub id: i64,
+    pub url: String,
+    /// The HMAC key; shown to its creator once, never listed.
+    pub secret: String,
+    pub events: String,
+    pub scope_prefix: String,
+    pub active: bool,
+    pub created_by: Option<i64>,
+    pub created_at: i64,
+}
+
+/// A webhook delivery to queue with the notifications of the same entries.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewDelivery {
+    pub webhook_id: i64,
+    pub log_seq: i64,
+    /// The notification kind, sent as `X-Pingan-Event`.
+    pub event: String,
+    /// The JSON body to POST.
+    pub payload: String,
+    pub next_attempt_at: i64,
+}
+
+/// A delivery whose time has come, with what is needed to send it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DueDelivery {
+    pub id: i64,
+    pub webhook_id: i64,
+    pub url: String,
+    pub secret: String,
+    pub event: String,
+    pub payload: String,
+    /// Attempts made so far.
+    pub attempts: i64,
+}
+
+/// How one delivery attempt went.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DeliveryOutcome {
+    /// The endpoint answered 2xx.
+    Delivered { at: i64, status: u16 },
+    /// Any other answer (`status`), or none at all.
+    Failed {
+        at: i64,
+        status: Option<u16>,
+        error: String,
+    },
+}
+
+/// A delivery as recorded, for inspection.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WebhookDelivery {
+    pub id: i64,
+    pub webhook_id: i64,
+    pub log_seq: i64,
+    pub event: String,
+    pub payload: String,
+    pub attempts: i64,
+    /// `None` once delivered or given up.
+    pub next_attempt_at: Option<i64>,
+    pub last_status: Option<i64>,
+    pub last_error: Option<String>,
+    pub delivered_at: Option<i64>,
+    pub failed_permanently: bool,
+}

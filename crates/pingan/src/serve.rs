@@ -34,6 +34,7 @@ pub async fn run_server(
     let state = app_state(settings, store, index).await?;
     let refresher = pingan_api::spawn_index_refresher(state.clone(), Duration::from_secs(10));
     let scheduler = pingan_api::scheduler::spawn(state.clone(), Duration::from_secs(30));
+    let notifier = pingan_api::notify::spawn_notifier(state.clone());
     let app = pingan_api::router(state);
     let listener = tokio::net::TcpListener::bind(listen)
         .await
@@ -51,6 +52,7 @@ pub async fn run_server(
     .await?;
     refresher.abort();
     scheduler.abort();
+    notifier.abort();
     tracing::info!("stopped");
     Ok(())
 }
