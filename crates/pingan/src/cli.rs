@@ -92,6 +92,10 @@ pub struct DemoArgs {
     /// Build the demo data, then exit instead of serving.
     #[arg(long)]
     pub no_serve: bool,
+    /// Days of activity to simulate in 诸暨市 and 路桥区 when the demo is
+    /// first built (0: none).
+    #[arg(long, default_value_t = 30)]
+    pub days: u32,
 }
 
 #[derive(Debug, Subcommand)]

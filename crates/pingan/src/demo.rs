@@ -28,6 +28,15 @@ pub async fn run(settings: &Settings, args: DemoArgs) -> anyhow::Result<()> {
         tracing::info!(dir = %settings.data.display(), "reusing the demo data");
     } else {
         build(settings, &*store, args.seed).await?;
+        if args.days > 0 {
+            let index = pingan_api::imports::load_index(&*store).await?;
+            let state = crate::serve::app_state(settings, store.clone(), index).await?;
+            crate::simulate::run(&state, args.days, args.seed, pingan_storage::now_ms()).await?;
+        }
+        let lines = front_door_accounts(&*store).await?;
+        let path = settings.data.join(ACCOUNTS_FILE);
+        let before = std::fs::read_to_string(&path)?;
+        crate::config::write_secret(&path, &(before + &lines))?;
         println!(
             "demo ready in {}; accounts and passwords are in {}",
             settings.data.display(),
@@ -112,6 +121,36 @@ async fn build(settings: &Settings, store: &dyn Store, seed: u64) -> anyhow::Res
     crate::config::write_secret(&settings.data.join(ACCOUNTS_FILE), &lines)?;
     println!("built in {:.1} s", started.elapsed().as_secs_f64());
     Ok(())
+}
+
+/// Accounts to sign in to the simulated counties with, one line each as in
+/// the accounts file.
+async fn front_door_accounts(store: &dyn Store) -> anyhow::Result<String> {
+    let mut lines = String::new();
+    for (username, role, scope, display) in crate::simulate::FRONT_DOOR {
+        let password = crate::tools::random_password();
+        let hash = {
+            let p = password.clone();
+            tokio::task::spawn_blocking(move || pingan_api::auth::hash_password(&p)).await?
+        };
+        let scope = Scope::parse(scope)?;
+        store
+            .create_account(
+                &Scope::everywhere(),
+                &NewAccount {
+                    username: username.into(),
+                    password_hash: hash,
+                    role,
+                    scope: scope.clone(),
+                    unit_id: None,
+                    display_name: display.into(),
+                    phone: None,
+                },
+            )
+            .await?;
+        writeln!(lines, "{username}\t{password}\t{role}\t{scope}")?;
+    }
+    Ok(lines)
 }
 
 /// The demo's county: 杭州市上城区.

@@ -6,6 +6,7 @@ mod config;
 mod demo;
 mod progress;
 mod serve;
+mod simulate;
 mod tools;
 
 use clap::Parser;

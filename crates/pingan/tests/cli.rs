@@ -1,85 +1,15 @@
 //! The real binary, end to end: imports, export, locate, users, and the server
 //! over real HTTP, on SQLite and on PostgreSQL; and the demo.
 use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::net::TcpStream;
+use std::process::Command;
+use std::time::Duration;
 
 use serde_json::{json, Value};
 
-const BIN: &str = env!("CARGO_BIN_EXE_pingan");
+mod support;
 
-fn temp_dir(name: &str) -> PathBuf {
-    static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
-    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let dir = std::env::temp_dir().join(format!("pingan-cli-{name}-{}-{n}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-fn pingan(data: &Path, db: Option<&str>, args: &[&str]) -> Output {
-    let mut cmd = Command::new(BIN);
-    cmd.arg("--data").arg(data);
-    if let Some(url) = db {
-        cmd.arg("--database-url").arg(url);
-    }
-    cmd.args(args).env_remove("PINGAN_PERSONAL_DATA_KEYS");
-    cmd.output().expect("run pingan")
-}
-
-fn ok(out: &Output) -> String {
-    assert!(
-        out.status.success(),
-        "pingan failed: {}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-fn write_divisions(dir: &Path, extra_village: &str) {
-    std::fs::create_dir_all(dir).unwrap();
-    std::fs::write(dir.join("provinces.csv"), "code,name\n33,\"浙江省\"\n").unwrap();
-    std::fs::write(
-        dir.join("cities.csv"),
-        "code,name,provinceCode\n3301,\"杭州市\",33\n",
-    )
-    .unwrap();
-    std::fs::write(
-        dir.join("areas.csv"),
-        "code,name,cityCode,provinceCode\n330102,\"上城区\",3301,33\n",
-    )
-    .unwrap();
-    std::fs::write(
-        dir.join("streets.csv"),
-        "code,name,areaCode,provinceCode,cityCode\n330102001,\"清波街道\",330102,33,3301\n330102002,\"湖滨街道\",330102,33,3301\n",
-    )
-    .unwrap();
-    std::fs::write(
-        dir.join("villages.csv"),
-        format!(
-            "code,name,streetCode,provinceCode,cityCode,areaCode\n\
-             330102001001,\"清波门社区\",330102001,33,3301,330102\n\
-             330102002001,\"东坡路社区\",330102002,33,3301,330102\n{extra_village}"
-        ),
-    )
-    .unwrap();
-}
-
-fn feature(code: &str, x: f64, y: f64) -> Value {
-    json!({"type": "Feature", "properties": {"code": code, "name": format!("网格{code}")},
-        "geometry": {"type": "Polygon", "coordinates": [[[x,y],[x+0.01,y],[x+0.01,y+0.01],[x,y+0.01],[x,y]]]}})
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+use support::*;
 
 /// A minimal HTTP/1.0 client: real sockets, no client library.
 fn http(
@@ -109,48 +39,6 @@ fn http(
         .and_then(|(_, b)| serde_json::from_str(b).ok())
         .unwrap_or(Value::Null);
     (status, json)
-}
-
-struct Server(Child, u16);
-
-impl Server {
-    fn start(data: &Path, db: Option<&str>) -> Server {
-        let port = free_port();
-        let mut cmd = Command::new(BIN);
-        cmd.arg("--data").arg(data);
-        if let Some(url) = db {
-            cmd.arg("--database-url").arg(url);
-        }
-        let child = cmd
-            .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "server did not start");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        assert_eq!(http(port, "GET", "/healthz", None, None).0, 200);
-        Server(child, port)
-    }
-
-    /// SIGTERM, then the server must exit cleanly on its own.
-    fn stop(mut self) {
-        Command::new("kill")
-            .args(["-TERM", &self.0.id().to_string()])
-            .status()
-            .unwrap();
-        let status = self.0.wait().unwrap();
-        assert!(status.success(), "server exited with {status}");
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-    }
 }
 
 fn full_flow(db: Option<&str>) {
@@ -297,12 +185,17 @@ fn cli_and_server_on_postgres() {
 #[test]
 fn demo_builds_zhejiang_and_its_accounts_sign_in() {
     let data = temp_dir("demo");
+    // Three days of simulated activity keep this test quick; the default is 30.
     let out = Command::new(BIN)
-        .args(["demo", "--no-serve", "--data"])
+        .args(["demo", "--no-serve", "--days", "3", "--data"])
         .arg(&data)
         .output()
         .unwrap();
-    ok(&out);
+    let printed = ok(&out);
+    assert!(printed.contains("simulated 3 days"), "{printed}");
+    // Every simulated matter has a valid chained log.
+    let verified = ok(&pingan(&data, None, &["audit", "verify"]));
+    assert!(verified.contains("intact"), "{verified}");
     let accounts = std::fs::read_to_string(data.join("demo-accounts.txt")).unwrap();
     let rows: Vec<Vec<&str>> = accounts.lines().map(|l| l.split('\t').collect()).collect();
     assert!(rows.iter().all(|r| r.len() == 4), "{accounts}");
@@ -385,6 +278,40 @@ fn demo_builds_zhejiang_and_its_accounts_sign_in() {
     let (status, body) = http(port, "GET", "/healthz", None, None);
     assert_eq!(status, 200);
     assert_eq!(body["grids"], 76641);
+    // 诸暨's leader sees the simulated matters in several states; 上城区's
+    // operator sees none of them.
+    let token_of = |name: &str| {
+        let r = rows.iter().find(|r| r[0] == name).unwrap();
+        let (_, body) = http(
+            port,
+            "POST",
+            "/api/v1/auth/login",
+            None,
+            Some(&json!({"username": r[0], "password": r[1]})),
+        );
+        body["token"].as_str().unwrap().to_string()
+    };
+    let (status, counts) = http(
+        port,
+        "GET",
+        "/api/v1/matters/counts",
+        Some(&token_of("zhuji-leader")),
+        None,
+    );
+    assert_eq!(status, 200, "{counts}");
+    assert!(counts["total"].as_i64().unwrap() > 50, "{counts}");
+    assert!(
+        counts["by_state"].as_object().unwrap().len() >= 4,
+        "{counts}"
+    );
+    let (_, theirs) = http(
+        port,
+        "GET",
+        "/api/v1/matters/counts",
+        Some(&token_of("operator1")),
+        None,
+    );
+    assert_eq!(theirs["total"], 0, "{theirs}");
     server.stop();
     std::fs::remove_dir_all(&data).ok();
 }
