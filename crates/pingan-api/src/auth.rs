@@ -100,13 +100,16 @@ impl FromRequestParts<AppState> for Caller {
         if let Some(account) = state.sessions.get(&hash, now) {
             return Ok(Caller(account));
         }
-        let account = state
-            .store
-            .session_account(&hash, now)
-            .await?
-            .ok_or(ApiError::Unauthenticated)?;
-        state.sessions.put(hash, account.clone(), now);
-        Ok(Caller(account))
+        match state.store.session_account(&hash, now).await? {
+            Some(account) => {
+                state.sessions.put(hash, account.clone(), now);
+                Ok(Caller(account))
+            }
+            None => {
+                state.sessions.forget(&hash);
+                Err(ApiError::Unauthenticated)
+            }
+        }
     }
 }
 
@@ -114,9 +117,20 @@ impl FromRequestParts<AppState> for Caller {
 /// costs one database read per token every few seconds rather than one per
 /// request. Logout and account changes through this server clear it at once;
 /// a change made by another process (the CLI) takes effect within the TTL.
+///
+/// In the second half of an entry's life the first request to see it reads
+/// the database again while the others keep using the entry, so a busy
+/// token never expires for all its requests at once.
 #[derive(Debug, Default)]
 pub struct SessionCache {
-    entries: std::sync::Mutex<HashMap<Vec<u8>, (Account, i64)>>,
+    entries: std::sync::Mutex<HashMap<Vec<u8>, CachedSession>>,
+}
+
+#[derive(Debug)]
+struct CachedSession {
+    account: Account,
+    checked: i64,
+    refreshing: bool,
 }
 
 impl SessionCache {
@@ -124,16 +138,26 @@ impl SessionCache {
     /// Beyond this many cached sessions the cache starts afresh.
     const MAX_ENTRIES: usize = 20_000;
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Vec<u8>, (Account, i64)>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Vec<u8>, CachedSession>> {
         self.entries
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
+    /// The cached account, unless the caller should read the database: the
+    /// entry is missing or stale, or it is this caller's turn to refresh it.
     fn get(&self, hash: &[u8], now: i64) -> Option<Account> {
-        let entries = self.lock();
-        let (account, checked) = entries.get(hash)?;
-        (now - checked < Self::TTL_MS && now >= *checked).then(|| account.clone())
+        let mut entries = self.lock();
+        let entry = entries.get_mut(hash)?;
+        let age = now - entry.checked;
+        if !(0..Self::TTL_MS).contains(&age) {
+            return None;
+        }
+        if age >= Self::TTL_MS / 2 && !entry.refreshing {
+            entry.refreshing = true;
+            return None;
+        }
+        Some(entry.account.clone())
     }
 
     fn put(&self, hash: Vec<u8>, account: Account, now: i64) {
@@ -141,7 +165,14 @@ impl SessionCache {
         if entries.len() >= Self::MAX_ENTRIES {
             entries.clear();
         }
-        entries.insert(hash, (account, now));
+        entries.insert(
+            hash,
+            CachedSession {
+                account,
+                checked: now,
+                refreshing: false,
+            },
+        );
     }
 
     /// Forgets every cached session (after an account changed).
@@ -388,5 +419,47 @@ mod tests {
             HeaderValue::from_static("Bearer abc"),
         );
         assert_eq!(request_token(&h).as_deref(), Some("abc"));
+    }
+}
+
+#[cfg(test)]
+mod session_cache_tests {
+    use super::*;
+    use pingan_domain::Role;
+
+    fn account() -> Account {
+        Account {
+            id: 7,
+            username: "operator".into(),
+            role: Role::CentreOperator,
+            scope: pingan_domain::Scope::parse("330102001").unwrap(),
+            unit_id: None,
+            display_name: "坐席".into(),
+            phone_masked: None,
+            disabled: false,
+            created_at: 0,
+        }
+    }
+
+    #[test]
+    fn sessions_are_cached_briefly_and_refreshed_by_one_request() {
+        let cache = SessionCache::default();
+        let key = b"token-hash".to_vec();
+        assert!(cache.get(&key, 1_000).is_none(), "nothing cached yet");
+        cache.put(key.clone(), account(), 1_000);
+        assert_eq!(cache.get(&key, 1_500).map(|a| a.id), Some(7));
+        // Past half its life: the first caller is sent to the database, the
+        // others keep the entry until that caller puts a fresh one.
+        let half = 1_000 + SessionCache::TTL_MS / 2;
+        assert!(cache.get(&key, half).is_none());
+        assert_eq!(cache.get(&key, half + 1).map(|a| a.id), Some(7));
+        cache.put(key.clone(), account(), half + 2);
+        assert_eq!(cache.get(&key, half + 3).map(|a| a.id), Some(7));
+        // Expired, or from a clock that went back: not used.
+        assert!(cache.get(&key, half + 2 + SessionCache::TTL_MS).is_none());
+        cache.put(key.clone(), account(), 5_000);
+        assert!(cache.get(&key, 4_000).is_none());
+        cache.forget(&key);
+        assert!(cache.get(&key, 5_001).is_none());
     }
 }

@@ -9,7 +9,8 @@ use crate::{migrate, PersonalDataKeys, Result};
 #[derive(Debug, Clone)]
 pub struct PgStore {
     pool: PgPool,
-    /// Group commits of reports; PostgreSQL needs no separate writer.
+    /// Write transactions; PostgreSQL needs no separate writer, so this is
+    /// the same pool.
     writer: PgPool,
     keys: PersonalDataKeys,
 }

@@ -470,7 +470,7 @@ macro_rules! store_impl {
                             }
                         }
                         None => {
-                            let mut tx = self.pool.begin().await?;
+                            let mut tx = self.writer.begin().await?;
                             sqlx::raw_sql(m.sql).execute(&mut *tx).await?;
                             sqlx::query(
                                 "INSERT INTO schema_migrations (version, name, checksum, applied_at) VALUES ($1, $2, $3, $4)",
@@ -527,7 +527,7 @@ macro_rules! store_impl {
                 use std::collections::{HashMap, HashSet};
                 use sqlx::Row;
                 let now = crate::now_ms();
-                let mut tx = self.pool.begin().await?;
+                let mut tx = self.writer.begin().await?;
                 let rows = sqlx::query("SELECT code, name, parent_code, active FROM regions")
                     .fetch_all(&mut *tx)
                     .await?;
@@ -703,7 +703,7 @@ macro_rules! store_impl {
             }
 
             async fn save_region_shapes(&self, shapes: &[(String, Vec<u8>)]) -> crate::Result<()> {
-                let mut tx = self.pool.begin().await?;
+                let mut tx = self.writer.begin().await?;
                 for chunk in shapes.chunks(crate::queries::CHUNK) {
                     let mut q = sqlx::QueryBuilder::<$db>::new("INSERT INTO region_shapes (code, geometry) ");
                     q.push_values(chunk, |mut b, (code, geometry)| {
@@ -723,7 +723,7 @@ macro_rules! store_impl {
             ) -> crate::Result<crate::GridImportSummary> {
                 use sqlx::Row;
                 let now = crate::now_ms();
-                let mut tx = self.pool.begin().await?;
+                let mut tx = self.writer.begin().await?;
                 let mut existing = std::collections::HashSet::new();
                 for chunk in grids.chunks(crate::queries::CHUNK) {
                     let mut q = sqlx::QueryBuilder::<$db>::new("SELECT code FROM grids WHERE code IN (");
@@ -809,7 +809,7 @@ macro_rules! store_impl {
             }
 
             async fn save_grid_packs(&self, fingerprint: &str, packs: &[Vec<u8>]) -> crate::Result<()> {
-                let mut tx = self.pool.begin().await?;
+                let mut tx = self.writer.begin().await?;
                 sqlx::query("DELETE FROM grid_packs").execute(&mut *tx).await?;
                 for (seq, data) in packs.iter().enumerate() {
                     sqlx::query("INSERT INTO grid_packs (seq, fingerprint, data) VALUES ($1, $2, $3)")
@@ -1072,7 +1072,7 @@ macro_rules! store_impl {
 
             async fn set_account_disabled(&self, scope: &pingan_domain::Scope, id: i64, disabled: bool) -> crate::Result<bool> {
                 let (lo, hi) = crate::queries::prefix_range(scope.prefix());
-                let mut tx = self.pool.begin().await?;
+                let mut tx = self.writer.begin().await?;
                 let done = sqlx::query(
                     "UPDATE accounts SET disabled = $1 WHERE id = $2 AND scope_prefix >= $3 AND scope_prefix < $4",
                 )
@@ -1098,7 +1098,7 @@ macro_rules! store_impl {
             async fn reveal_phone(&self, scope: &pingan_domain::Scope, actor: i64, id: i64) -> crate::Result<Option<String>> {
                 use sqlx::Row;
                 let (lo, hi) = crate::queries::prefix_range(scope.prefix());
-                let mut tx = self.pool.begin().await?;
+                let mut tx = self.writer.begin().await?;
                 let row = sqlx::query(
                     "SELECT phone_cipher FROM accounts WHERE id = $1 AND scope_prefix >= $2 AND scope_prefix < $3",
                 )
@@ -1128,7 +1128,7 @@ macro_rules! store_impl {
             async fn reencrypt_personal_data(&self) -> crate::Result<u64> {
                 use sqlx::Row;
                 let current = self.keys.current_id();
-                let mut tx = self.pool.begin().await?;
+                let mut tx = self.writer.begin().await?;
                 let rows = sqlx::query("SELECT id, phone_cipher FROM accounts WHERE phone_cipher IS NOT NULL")
                     .fetch_all(&mut *tx)
                     .await?;
@@ -1198,7 +1198,7 @@ macro_rules! store_impl {
                         return Ok((existing, false));
                     }
                 }
-                let mut tx = self.pool.begin().await?;
+                let mut tx = self.writer.begin().await?;
                 match insert_matter_tx(&mut tx, &self.keys, m, log).await {
                     Ok(made) => {
                         tx.commit().await?;
@@ -1415,7 +1415,7 @@ macro_rules! store_impl {
                 log: &crate::NewLogEntry,
             ) -> crate::Result<crate::Matter> {
                 let (lo, hi) = crate::queries::prefix_range(scope.prefix());
-                let mut tx = self.pool.begin().await?;
+                let mut tx = self.writer.begin().await?;
                 let (set_unit, unit) = match change.assigned_unit_id {
                     Some(u) => (true, u),
                     None => (false, None),
@@ -1565,7 +1565,7 @@ macro_rules! store_impl {
                 at: i64,
             ) -> crate::Result<i64> {
                 let version = expected.unwrap_or(0) + 1;
-                let mut tx = self.pool.begin().await?;
+                let mut tx = self.writer.begin().await?;
                 let current = latest_catalogue_version(&mut tx).await?;
                 if current != expected {
                     return Err(crate::StoreError::Conflict(format!(
@@ -1587,7 +1587,7 @@ macro_rules! store_impl {
             }
 
             async fn append_log(&self, entry: &crate::NewLogEntry) -> crate::Result<crate::LogEntry> {
-                let mut tx = self.pool.begin().await?;
+                let mut tx = self.writer.begin().await?;
                 let appended = append_log_tx(&mut tx, entry).await?;
                 tx.commit().await?;
                 Ok(appended)
@@ -1606,7 +1606,7 @@ macro_rules! store_impl {
                 use sqlx::Row;
                 // One read transaction, so appends during the walk cannot
                 // make the head and the entries disagree.
-                let mut tx = self.pool.begin().await?;
+                let mut tx = self.writer.begin().await?;
                 let head = sqlx::query("SELECT seq, hash FROM event_log_head WHERE id = 1")
                     .fetch_one(&mut *tx)
                     .await?;
@@ -1689,7 +1689,7 @@ macro_rules! store_impl {
                         "the notifier cursor cannot move back from {cursor_from} to {cursor_to}"
                     )));
                 }
-                let mut tx = self.pool.begin().await?;
+                let mut tx = self.writer.begin().await?;
                 // Moving the cursor first takes its row lock, so a second
                 // notifier waits here and then finds the cursor moved.
                 let moved = sqlx::query("UPDATE notifier_cursor SET last_seq = $1 WHERE id = 1 AND last_seq = $2")
@@ -1787,7 +1787,7 @@ macro_rules! store_impl {
             async fn mark_read(&self, account: &crate::Account, which: &crate::MarkRead) -> crate::Result<()> {
                 use sqlx::Row;
                 let audiences = feed_audiences(account);
-                let mut tx = self.pool.begin().await?;
+                let mut tx = self.writer.begin().await?;
                 match which {
                     crate::MarkRead::Ids(ids) => {
                         for chunk in ids.chunks(crate::queries::CHUNK) {
@@ -1895,7 +1895,7 @@ macro_rules! store_impl {
 
             async fn deactivate_webhook(&self, scope: &pingan_domain::Scope, id: i64) -> crate::Result<bool> {
                 let (lo, hi) = crate::queries::prefix_range(scope.prefix());
-                let mut tx = self.pool.begin().await?;
+                let mut tx = self.writer.begin().await?;
                 let done = sqlx::query(
                     "UPDATE webhooks SET active = $1 WHERE id = $2 AND scope_prefix >= $3 AND scope_prefix < $4",
                 )
@@ -1925,7 +1925,7 @@ macro_rules! store_impl {
 
             async fn due_deliveries(&self, now: i64, hold_until: i64, limit: u32) -> crate::Result<Vec<crate::DueDelivery>> {
                 use sqlx::Row;
-                let mut tx = self.pool.begin().await?;
+                let mut tx = self.writer.begin().await?;
                 let rows = sqlx::query(
                     "SELECT d.id, d.webhook_id, w.url, w.secret, d.event, d.payload, d.attempts, d.next_attempt_at \
                      FROM webhook_deliveries d JOIN webhooks w ON w.id = d.webhook_id \

@@ -11,10 +11,12 @@ use crate::{migrate, PersonalDataKeys, Result};
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
     pool: SqlitePool,
-    /// One connection for group commits of reports. SQLite drops a
-    /// connection's page cache whenever another connection commits, so
-    /// batches that always use the same connection find their index pages
-    /// still cached (measured: 89 µs per report through the shared pool).
+    /// The one connection that runs write transactions. SQLite lets one
+    /// writer in at a time and makes the others sleep and retry; queueing
+    /// for this connection instead keeps waits short and fair, and since
+    /// SQLite drops a connection's page cache whenever another connection
+    /// commits, the writer finds its index pages still cached (measured
+    /// with bench/intake.sh).
     writer: SqlitePool,
     keys: PersonalDataKeys,
 }
