@@ -102,6 +102,10 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/matters/geojson", get(matters::geojson))
         .route("/api/v1/matters/{id}", get(matters::get))
         .route(
+            "/api/v1/matters/{id}/dispatch-options",
+            get(matters::dispatch_options),
+        )
+        .route(
             "/api/v1/matters/{id}/photos/{sha256}",
             get(photos::download),
         )

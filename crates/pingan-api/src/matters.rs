@@ -1430,3 +1430,68 @@ pub async fn track(
         steps,
     }))
 }
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct DispatchQuery {
+    /// Only units of this kind; default: the kind the matter's category names.
+    /// `any` lists every kind.
+    pub kind: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DispatchOptions {
+    /// The unit kind the category is normally handled by.
+    pub suggested_kind: Option<String>,
+    /// The time limit a dispatch now would set, e.g. `7wd`.
+    pub time_limit: Option<String>,
+    /// The deadline a dispatch now would set (ms since the Unix epoch, UTC),
+    /// counted on the working-time calendar.
+    pub deadline_preview: Option<i64>,
+    /// Units of the holding centre's region and below, and of the regions
+    /// above it (their departments), nearest level last.
+    pub units: Vec<crate::views::UnitView>,
+}
+
+/// Where the holding centre may send a matter, and the deadline it would get:
+/// what a dispatch dialog shows.
+#[utoipa::path(get, path = "/api/v1/matters/{id}/dispatch-options", tag = "matters",
+    params(("id" = i64, Path), DispatchQuery),
+    responses((status = 200, body = DispatchOptions), (status = 404, body = ErrorBody)))]
+pub async fn dispatch_options(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    ApiPath(id): ApiPath<i64>,
+    ApiQuery(q): ApiQuery<DispatchQuery>,
+) -> ApiResult<Json<DispatchOptions>> {
+    let m = visible_matter(&state, &caller, id).await?;
+    let catalogue = state.catalogue().1;
+    let category = m.category_code.as_deref().and_then(|c| catalogue.find(c));
+    let limit = category.and_then(|c| c.limit(parse_severity(Some(&m.severity)).ok()?));
+    let kind = match q.kind.as_deref() {
+        Some("any") => None,
+        Some(k) => Some(
+            k.parse::<pingan_domain::UnitKind>()
+                .map_err(ApiError::InvalidQuery)?,
+        ),
+        None => category.map(|c| c.unit_kind),
+    };
+    let mut ancestors = Vec::new();
+    let mut level = pingan_domain::RegionCode::from_short(&m.holder).ok();
+    while let Some(region) = level.and_then(|r| r.parent()) {
+        ancestors.push(region.as_str().to_string());
+        level = Some(region);
+    }
+    let units = state
+        .store
+        .dispatch_units(&m.holder, &ancestors, kind)
+        .await?
+        .into_iter()
+        .map(Into::into)
+        .collect();
+    Ok(Json(DispatchOptions {
+        suggested_kind: category.map(|c| c.unit_kind.as_str().to_string()),
+        time_limit: limit.map(|l| l.to_string()),
+        deadline_preview: limit.map(|l| l.deadline(&state.calendar, now_ms())),
+        units,
+    }))
+}

@@ -39,6 +39,7 @@ use crate::{auth, categories, imports, matters, notify, photos, routes, views};
         matters::inbox,
         matters::counts,
         matters::geojson,
+        matters::dispatch_options,
         photos::upload,
         photos::download,
         categories::catalogue,

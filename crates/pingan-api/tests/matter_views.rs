@@ -17,7 +17,8 @@ on_both_backends!(
     maps_counts_and_supervision,
     merge_extension_and_reopen_window,
     catalogue_edits_keep_dispatched_limits,
-    concurrent_reports_commit_in_groups
+    concurrent_reports_commit_in_groups,
+    dispatch_options_reach_up_not_sideways
 );
 
 const BOUNDARY: &str = "pingan-test-boundary";
@@ -557,4 +558,45 @@ async fn concurrent_reports_commit_in_groups(store: Arc<dyn Store>) {
     .await;
     assert_eq!(counts["total"], 60);
     assert_eq!(f.store.verify_log().await.unwrap(), Ok(60));
+}
+
+/// A township centre may send a matter to its own units and to the county's
+/// departments above it, not to a neighbouring township's units.
+async fn dispatch_options_reach_up_not_sideways(store: Arc<dyn Store>) {
+    let f = fixture(store).await;
+    let (department, _) = department(&f).await;
+    let operator = &f.tokens[&Role::CentreOperator];
+    let m = file(
+        &f,
+        &f.tokens[&Role::GridWorker],
+        json!({"description": "墙体开裂", "category_code": "0602", "lng": 120.002, "lat": 30.002}),
+    )
+    .await;
+    let path = format!("/api/v1/matters/{}/dispatch-options", m["id"]);
+    let (status, any) = get(&f, operator, &format!("{path}?kind=any")).await;
+    assert_eq!(status, StatusCode::OK, "{any}");
+    let ids: Vec<i64> = any["units"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u["id"].as_i64().unwrap())
+        .collect();
+    assert!(ids.contains(&department), "{any}");
+    assert!(!ids.contains(&f.other_unit), "{any}");
+    assert!(any["deadline_preview"].as_i64().unwrap() > pingan_storage::now_ms());
+    assert!(any["time_limit"].is_string());
+    // By default only the kind the category names.
+    let (_, suggested) = get(&f, operator, &path).await;
+    let kind = suggested["suggested_kind"].as_str().unwrap();
+    assert!(suggested["units"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|u| u["kind"] == kind));
+    let (status, body) = get(&f, operator, &format!("{path}?kind=spaceship")).await;
+    assert_error(status, &body, StatusCode::BAD_REQUEST, "invalid_query");
+    // Another township's operator cannot see the matter at all.
+    let other = login_as(&f, "other-operator").await;
+    let (status, _) = get(&f, &other, &path).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
 }

@@ -16,7 +16,7 @@ mod types;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use pingan_domain::{Role, Scope};
+use pingan_domain::{Role, Scope, UnitKind};
 
 pub use chain::{ChainFault, LogEntry, NewLogEntry};
 pub use personal::{KeyError, PersonalDataKeys};
@@ -192,6 +192,15 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         scope: &Scope,
         filter: &MatterFilter,
     ) -> Result<Vec<(String, i64)>>;
+    /// The units a centre holding matters for `holder` (a region prefix) may
+    /// dispatch to: those of its region and below, and those of the regions
+    /// above it (`ancestors`, 12-digit codes); of one kind if given. At most 500.
+    async fn dispatch_units(
+        &self,
+        holder: &str,
+        ancestors: &[String],
+        kind: Option<UnitKind>,
+    ) -> Result<Vec<Unit>>;
     /// The photos shown with a matter, oldest first.
     async fn matter_photos(&self, matter_id: i64) -> Result<Vec<PhotoRef>>;
 

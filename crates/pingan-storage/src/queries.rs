@@ -1505,6 +1505,29 @@ macro_rules! store_impl {
                     .collect()
             }
 
+            async fn dispatch_units(
+                &self,
+                holder: &str,
+                ancestors: &[String],
+                kind: Option<pingan_domain::UnitKind>,
+            ) -> crate::Result<Vec<crate::Unit>> {
+                let (lo, hi) = crate::queries::prefix_range(holder);
+                let mut q = sqlx::QueryBuilder::<$db>::new(
+                    "SELECT id, name, kind, region_code FROM units WHERE ((region_code >= ",
+                );
+                q.push_bind(lo).push(" AND region_code < ").push_bind(hi).push(")");
+                for code in ancestors {
+                    q.push(" OR region_code = ").push_bind(code.as_str());
+                }
+                q.push(")");
+                if let Some(kind) = kind {
+                    q.push(" AND kind = ").push_bind(kind.as_str());
+                }
+                q.push(" ORDER BY region_code, id LIMIT 500");
+                let rows = q.build().fetch_all(&self.pool).await?;
+                rows.iter().map(shared_rows::unit).collect()
+            }
+
             async fn matter_photos(&self, matter_id: i64) -> crate::Result<Vec<crate::PhotoRef>> {
                 use sqlx::Row;
                 let rows = sqlx::query(
