@@ -46,6 +46,9 @@ pub struct NewMatterRequest {
     /// A client-made id (8-64 letters, digits, dashes): sending the same report
     /// again answers the first matter instead of filing a duplicate.
     pub idempotency_key: Option<String>,
+    /// The intake channel; centre operators name `hotline` (default) or
+    /// `video_patrol`, everyone else reports through their own.
+    pub channel: Option<String>,
     /// Photos of the scene uploaded before with `POST /api/v1/photos`
     /// (their `sha256`), besides any sent in the same multipart request.
     pub photos: Option<Vec<String>>,
@@ -65,7 +68,7 @@ pub struct MatterView {
     pub grid_code: String,
     pub lng: Option<f64>,
     pub lat: Option<f64>,
-    /// grid_worker, citizen, hotline, department, higher_level.
+    /// grid_worker, citizen, hotline, video_patrol, department, higher_level.
     pub source: String,
     pub contact_masked: Option<String>,
     /// The region prefix of the centre holding the matter.
@@ -358,6 +361,13 @@ pub async fn file_report(
             ))
         }
     };
+    let source = rules::channel_for(caller.role, req.channel.as_deref()).ok_or_else(|| {
+        ApiError::invalid(
+            "bad_channel",
+            "该角色不能使用此上报渠道",
+            "this role cannot report through that channel",
+        )
+    })?;
     let photos = attach_photos(
         state,
         caller,
@@ -376,7 +386,7 @@ pub async fn file_report(
         grid_code: grid_code.to_string(),
         lng: point.map(|p| p.0),
         lat: point.map(|p| p.1),
-        source: rules::channel_of(caller.role).to_string(),
+        source: source.to_string(),
         reporter_id: Some(caller.id),
         contact: req.contact,
         holder,
@@ -553,7 +563,7 @@ pub struct MatterListQuery {
     pub under: Option<String>,
     /// Only this category (4 digits) or major category (2 digits).
     pub category: Option<String>,
-    /// Only from this channel: grid_worker, citizen, hotline, department, higher_level.
+    /// Only from this channel: grid_worker, citizen, hotline, video_patrol, department, higher_level.
     pub source: Option<String>,
     /// Only overdue (true) or not overdue (false) matters.
     pub overdue: Option<bool>,

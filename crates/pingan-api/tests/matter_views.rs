@@ -208,13 +208,34 @@ async fn maps_counts_and_supervision(store: Arc<dyn Store>) {
             .await,
         );
     }
+    // An operator files what the video patrol saw; a grid worker cannot claim that channel.
+    let seen = file(
+        &f,
+        operator,
+        json!({"description": "监控发现道路积水", "category_code": "0402", "grid_code": "330102001002001",
+               "channel": "video_patrol"}),
+    )
+    .await;
+    assert_eq!(seen["source"], "video_patrol");
+    let (status, body) = call(
+        &f.app,
+        Method::POST,
+        "/api/v1/matters",
+        Some(worker),
+        Some(
+            json!({"description": "x", "category_code": "0402", "grid_code": "330102001001001",
+                    "channel": "video_patrol"}),
+        ),
+    )
+    .await;
+    assert_error(status, &body, StatusCode::BAD_REQUEST, "bad_channel");
     let (status, body) = act(&f, operator, &filed[0], json!({"action": "register"})).await;
     assert_eq!(status, StatusCode::OK, "{body}");
 
     let (status, counts) = get(&f, operator, "/api/v1/matters/counts").await;
     assert_eq!(status, StatusCode::OK, "{counts}");
-    assert_eq!(counts["total"], 3);
-    assert_eq!(counts["by_state"]["reported"], 2);
+    assert_eq!(counts["total"], 4);
+    assert_eq!(counts["by_state"]["reported"], 3);
     assert_eq!(counts["by_state"]["registered"], 1);
     let (_, counts) = get(&f, operator, "/api/v1/matters/counts?state=registered").await;
     assert_eq!(counts["total"], 1);
@@ -534,6 +555,7 @@ async fn concurrent_reports_commit_in_groups(store: Arc<dyn Store>) {
                 // Every key is sent twice.
                 idempotency_key: Some(format!("concurrent-key-{}", i / 2)),
                 photos: None,
+                channel: None,
             };
             let answer =
                 pingan_api::matters::file_report(&state, &caller, req, pingan_storage::now_ms())

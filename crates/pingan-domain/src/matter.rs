@@ -67,6 +67,22 @@ pub fn channel_of(role: Role) -> &'static str {
     }
 }
 
+/// Channels a centre operator may name when filing on someone's behalf:
+/// the hotline (12345 and the like) or the video patrol (视频巡查).
+pub const OPERATOR_CHANNELS: [&str; 2] = ["hotline", "video_patrol"];
+
+/// The channel of a report: the reporter's own, or for a centre operator the
+/// one they name. `None` when the named channel is not theirs to name.
+pub fn channel_for(role: Role, named: Option<&str>) -> Option<&'static str> {
+    match named {
+        None => Some(channel_of(role)),
+        Some(name) if role == Role::CentreOperator => {
+            OPERATOR_CHANNELS.into_iter().find(|c| *c == name)
+        }
+        Some(name) => (name == channel_of(role)).then(|| channel_of(role)),
+    }
+}
+
 /// The centre that first holds a matter: the township of its grid
 /// (小事不出村、大事不出镇 — the township centre reviews what grids report).
 pub fn initial_holder(grid_code: &str) -> &str {
@@ -95,6 +111,22 @@ pub fn is_tracking_code(code: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn operators_name_their_channel_others_keep_theirs() {
+        assert_eq!(channel_for(Role::CentreOperator, None), Some("hotline"));
+        assert_eq!(
+            channel_for(Role::CentreOperator, Some("video_patrol")),
+            Some("video_patrol")
+        );
+        assert_eq!(channel_for(Role::CentreOperator, Some("citizen")), None);
+        assert_eq!(
+            channel_for(Role::GridWorker, Some("grid_worker")),
+            Some("grid_worker")
+        );
+        assert_eq!(channel_for(Role::Citizen, Some("video_patrol")), None);
+        assert_eq!(channel_for(Role::Leader, None), Some("higher_level"));
+    }
 
     #[test]
     fn relations_select_actors() {

@@ -226,6 +226,7 @@ pub async fn run(state: &AppState, days: u32, seed: u64, end: i64) -> anyhow::Re
                 contact: (!by_worker).then(|| format!("19999{:06}", rng.below(1_000_000))),
                 idempotency_key: Some(format!("demo-{seed}-{}", report.reports)),
                 photos,
+                channel: None,
             };
             let (matter, _) = file_report(state, &reporter, req, at)
                 .await
