@@ -152,7 +152,8 @@ pub async fn run(state: &AppState, days: u32, seed: u64, end: i64) -> anyhow::Re
     let mut recent_by_township: HashMap<String, Vec<i64>> = HashMap::new();
     let mut seq = 0u64;
     let mut next_sweep = first_day;
-    let pb = bar(pending_reports.len() as u64, "simulating 30 days", false);
+    let label = format!("simulating {days} days");
+    let pb = bar(pending_reports.len() as u64, &label, false);
     let mut reports = pending_reports.into_iter().peekable();
 
     loop {
@@ -320,10 +321,12 @@ pub async fn run(state: &AppState, days: u32, seed: u64, end: i64) -> anyhow::Re
     report.reminded += swept.reminded;
     pb.finish_and_clear();
     println!(
-        "simulated {days} days in {:.1} s: {} reports, {} actions, {} escalations ({} overdue), {} reminders",
+        "simulated {days} days in {:.1} s: {} reports, {} actions ({} steps overtaken by events), \
+         {} escalations ({} overdue), {} reminders",
         started.elapsed().as_secs_f64(),
         report.reports,
         report.actions,
+        report.refused,
         report.escalated,
         report.overdue,
         report.reminded,
