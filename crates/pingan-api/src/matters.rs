@@ -4,7 +4,8 @@ use axum::extract::{FromRequest, Multipart, Request, State};
 use axum::http::{header, StatusCode};
 use axum::Json;
 use pingan_domain::calendar::TimeLimit;
-use pingan_domain::category::{CategoryCode, Severity};
+use pingan_domain::category::{CategoryCode, Milestone, Severity};
+use pingan_domain::matter::schedule::MilestoneState;
 use pingan_domain::matter::{self as rules, Relation};
 use pingan_domain::workflow::{self, Action, Actor, Refusal};
 use pingan_domain::{GridCode, Role, Scope};
@@ -78,6 +79,10 @@ pub struct MatterView {
     pub deadline: Option<i64>,
     /// The time limit it was dispatched under, e.g. `7wd`.
     pub time_limit: Option<String>,
+    /// Emergencies: milestones (respond, arrive, first feedback…) with their
+    /// due times, when reached, and whether they were called late.
+    #[schema(value_type = Vec<Object>)]
+    pub milestones: Vec<MilestoneState>,
     pub overdue: bool,
     /// Under supervision (督办) by a higher level.
     pub supervised: bool,
@@ -118,6 +123,7 @@ fn parse_state(m: &Matter) -> ApiResult<workflow::State> {
 fn view(caller: &Account, m: Matter) -> ApiResult<MatterView> {
     let state = parse_state(&m)?;
     let actors = rules::actors(caller.role, &relation(caller, &m));
+    let milestones = milestones_of(&m);
     let actions_allowed = workflow::allowed_for_any(state, &actors)
         .into_iter()
         .map(|a| a.as_str().to_string())
@@ -139,6 +145,7 @@ fn view(caller: &Account, m: Matter) -> ApiResult<MatterView> {
         holder: m.holder,
         assigned_unit_id: m.assigned_unit_id,
         deadline: m.deadline,
+        milestones,
         time_limit: m.time_limit,
         overdue: m.overdue,
         supervised: m.supervised,
@@ -918,6 +925,9 @@ pub struct ActionRequest {
     pub target_matter_id: Option<i64>,
     /// request_extension: how much longer, e.g. `3wd` (working days) or `8wh`.
     pub extend_by: Option<String>,
+    /// report_progress: the milestone reached (arrive, first_feedback, stop,
+    /// penalty); without one it is a progress note.
+    pub milestone: Option<String>,
     /// rate: 1-5.
     pub rating: Option<i64>,
     /// A note; required to return, to fail verification and with requests.
@@ -925,6 +935,13 @@ pub struct ActionRequest {
     /// self_resolve / report_handled: photos of the result (required), uploaded
     /// before with `POST /api/v1/photos`.
     pub photos: Option<Vec<String>>,
+}
+
+fn milestones_of(m: &Matter) -> Vec<MilestoneState> {
+    m.milestones
+        .as_deref()
+        .and_then(|text| serde_json::from_str(text).ok())
+        .unwrap_or_default()
 }
 
 /// The open request of a kind (extension or suspension), if any: the last
@@ -1036,20 +1053,30 @@ pub async fn perform(
                     ApiError::BadRequest(format!("category {category} has no time limit"))
                 })?;
             let deadline = limits.limit.deadline(&state.calendar, now);
-            // Emergencies also carry minute-level milestones (respond, arrive…).
-            let milestones: Vec<_> = limits
+            // Emergencies also carry minute-level milestones (respond, arrive…),
+            // each watched by the scheduler until reached.
+            let milestones: Vec<MilestoneState> = limits
                 .milestones
                 .iter()
-                .map(|ms| {
-                    serde_json::json!({
-                        "milestone": ms.milestone,
-                        "due": ms.within.deadline(&state.calendar, now),
-                    })
+                .map(|ms| MilestoneState {
+                    milestone: ms.milestone,
+                    due: ms.within.deadline(&state.calendar, now),
+                    done_at: None,
+                    late: false,
                 })
                 .collect();
             if !milestones.is_empty() {
-                detail.insert("milestones".into(), milestones.into());
+                detail.insert(
+                    "milestones".into(),
+                    serde_json::to_value(&milestones).unwrap_or_default(),
+                );
             }
+            change.milestone_due = Some(rules::schedule::milestone_wake(&milestones));
+            change.milestones = Some(
+                (!milestones.is_empty())
+                    .then(|| serde_json::to_string(&milestones).ok())
+                    .flatten(),
+            );
             detail.insert("time_limit".into(), limits.limit.to_string().into());
             change.time_limit = Some(Some(limits.limit.to_string()));
             change.category_code = Some(category);
@@ -1083,6 +1110,44 @@ pub async fn perform(
             }
             change.merged_into = Some(target_id);
             detail.insert("merged_into".into(), target_id.into());
+        }
+        Action::Accept | Action::ReportProgress => {
+            let mut milestones = milestones_of(&m);
+            let reached = if action == Action::Accept {
+                // Accepting is the response.
+                Some(Milestone::Respond)
+            } else {
+                match req.milestone.as_deref() {
+                    Some(name) => Some(
+                        Milestone::ALL
+                            .into_iter()
+                            .find(|x| x.as_str() == name)
+                            .filter(|x| {
+                                milestones
+                                    .iter()
+                                    .any(|s| s.milestone == *x && s.done_at.is_none())
+                            })
+                            .ok_or_else(|| {
+                                ApiError::invalid(
+                                    "unknown_milestone",
+                                    format!("该事件没有待完成的节点“{name}”"),
+                                    format!("the matter has no pending milestone {name:?}"),
+                                )
+                            })?,
+                    ),
+                    None => {
+                        note_required("the progress (note)")?;
+                        None
+                    }
+                }
+            };
+            if let Some(reached) = reached {
+                if rules::schedule::reach(&mut milestones, reached, now) {
+                    detail.insert("milestone".into(), reached.as_str().into());
+                    change.milestone_due = Some(rules::schedule::milestone_wake(&milestones));
+                    change.milestones = Some(serde_json::to_string(&milestones).ok());
+                }
+            }
         }
         Action::SelfResolve | Action::ReportHandled => {
             let shas = req.photos.as_deref().unwrap_or(&[]);
@@ -1260,6 +1325,9 @@ pub async fn perform(
     };
     if change.next_due.is_none() && !watched(to) {
         change.next_due = Some(None);
+    }
+    if !rules::schedule::deadline_runs(to) {
+        change.milestone_due = Some(None);
     }
     let mut body = serde_json::json!({
         "as": actor.as_str(),

@@ -9,7 +9,8 @@
 //! down is done by the first sweep after start.
 use std::time::Duration;
 
-use pingan_domain::matter::{self as rules, schedule::Due};
+use pingan_domain::matter::schedule::{Due, MilestoneState};
+use pingan_domain::matter::{self as rules};
 use pingan_domain::workflow::{self, Action, Actor};
 use pingan_domain::Scope;
 use pingan_storage::{Matter, MatterChange, NewLogEntry, StoreError};
@@ -26,6 +27,8 @@ pub struct SweepReport {
     pub escalated: u64,
     pub overdue: u64,
     pub cleared: u64,
+    /// Milestones (respond, arrive…) called late.
+    pub milestones_late: u64,
     /// Skipped because a person acted on the matter at the same moment; the
     /// next sweep sees it again.
     pub raced: u64,
@@ -46,6 +49,7 @@ pub async fn sweep(state: &AppState, now: i64) -> Result<SweepReport, StoreError
                     progressed = true;
                     match kind {
                         Due::Remind => report.reminded += 1,
+                        Due::Milestone => report.milestones_late += 1,
                         Due::Overdue => {
                             report.overdue += 1;
                             report.escalated += 1;
@@ -71,6 +75,9 @@ async fn handle(state: &AppState, m: &Matter, now: i64) -> Result<Option<Due>, S
     let Ok(st) = m.state.parse::<workflow::State>() else {
         return Ok(None);
     };
+    if m.milestone_due.is_some_and(|d| d <= now) {
+        return milestone(state, m, st, now).await;
+    }
     let due = rules::schedule::what_is_due(st, now, m.deadline, m.overdue);
     let mut change = MatterChange {
         state: m.state.clone(),
@@ -96,10 +103,11 @@ async fn handle(state: &AppState, m: &Matter, now: i64) -> Result<Option<Due>, S
             change.holder = up;
             Action::Escalate
         }
-        Due::Nothing => Action::Remind,
+        // `what_is_due` never answers Milestone; milestones are handled above.
+        Due::Nothing | Due::Milestone => Action::Remind,
     };
     let to = match workflow::next(st, action, Actor::System) {
-        Ok(to) if due != Due::Nothing => to,
+        Ok(to) if !matches!(due, Due::Nothing | Due::Milestone) => to,
         _ => {
             // Nothing the table lets the scheduler do here any more.
             state.store.clear_matter_schedule(m.id).await?;
@@ -112,7 +120,7 @@ async fn handle(state: &AppState, m: &Matter, now: i64) -> Result<Option<Due>, S
         Due::Remind => pingan_domain::notice::DEADLINE_NEAR_REASON,
         Due::Overdue => pingan_domain::notice::OVERDUE_REASON,
         Due::Unregistered => "not registered in time",
-        Due::Nothing => "",
+        Due::Nothing | Due::Milestone => "",
     };
     let entry = system_entry(m, action, st, to, reason, now);
     match state
@@ -121,6 +129,54 @@ async fn handle(state: &AppState, m: &Matter, now: i64) -> Result<Option<Due>, S
         .await
     {
         Ok(_) => Ok(Some(due)),
+        Err(StoreError::Conflict(_)) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// A milestone (respond, arrive, first feedback…) passed unreached: a
+/// reminder in the log, once per milestone.
+async fn milestone(
+    state: &AppState,
+    m: &Matter,
+    st: workflow::State,
+    now: i64,
+) -> Result<Option<Due>, StoreError> {
+    let mut milestones: Vec<MilestoneState> = m
+        .milestones
+        .as_deref()
+        .and_then(|text| serde_json::from_str(text).ok())
+        .unwrap_or_default();
+    let late = rules::schedule::late_milestone(&milestones, now);
+    let to = workflow::next(st, Action::Remind, Actor::System);
+    if !rules::schedule::deadline_runs(st) {
+        // The matter moved on: nothing runs any more.
+        state.store.clear_matter_schedule(m.id).await?;
+        return Ok(Some(Due::Nothing));
+    }
+    let (Some(i), Ok(to)) = (late, to) else {
+        // Reached meanwhile: look again at the next one.
+        state
+            .store
+            .reschedule_milestones(m.id, rules::schedule::milestone_wake(&milestones))
+            .await?;
+        return Ok(Some(Due::Nothing));
+    };
+    milestones[i].late = true;
+    let change = MatterChange {
+        state: to.as_str().to_string(),
+        milestones: Some(serde_json::to_string(&milestones).ok()),
+        milestone_due: Some(rules::schedule::milestone_wake(&milestones)),
+        ..MatterChange::default()
+    };
+    let reason = format!("milestone {} late", milestones[i].milestone.as_str());
+    let entry = system_entry(m, Action::Remind, st, to, &reason, now);
+    match state
+        .store
+        .apply_matter_action(&Scope::everywhere(), m.id, m.version, &change, &entry)
+        .await
+    {
+        Ok(_) => Ok(Some(Due::Milestone)),
         Err(StoreError::Conflict(_)) => Ok(None),
         Err(e) => Err(e),
     }

@@ -191,6 +191,14 @@ pub enum Milestone {
 }
 
 impl Milestone {
+    pub const ALL: [Milestone; 5] = [
+        Milestone::Respond,
+        Milestone::Arrive,
+        Milestone::FirstFeedback,
+        Milestone::Stop,
+        Milestone::Penalty,
+    ];
+
     pub const fn as_str(self) -> &'static str {
         match self {
             Milestone::Respond => "respond",

@@ -167,8 +167,54 @@ mod tests {
 
 /// Scheduling policy (督办): what the scheduler owes a matter.
 pub mod schedule {
+    use serde::{Deserialize, Serialize};
+
     use crate::calendar::TimeLimit;
+    use crate::category::Milestone;
     use crate::workflow::State;
+
+    /// A milestone of a dispatched matter (节点): when it is due, when it was
+    /// reached, and whether the scheduler already called it late.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+    pub struct MilestoneState {
+        pub milestone: Milestone,
+        /// Milliseconds since the Unix epoch (UTC).
+        pub due: i64,
+        pub done_at: Option<i64>,
+        #[serde(default)]
+        pub late: bool,
+    }
+
+    /// When the scheduler must next look at the milestones: the earliest
+    /// one neither reached nor already called late.
+    pub fn milestone_wake(milestones: &[MilestoneState]) -> Option<i64> {
+        milestones
+            .iter()
+            .filter(|m| m.done_at.is_none() && !m.late)
+            .map(|m| m.due)
+            .min()
+    }
+
+    /// The first milestone past due at `now`, not reached and not yet called late.
+    pub fn late_milestone(milestones: &[MilestoneState], now: i64) -> Option<usize> {
+        milestones
+            .iter()
+            .position(|m| m.done_at.is_none() && !m.late && m.due <= now)
+    }
+
+    /// Marks a milestone reached at `at` (once); answers whether it changed.
+    pub fn reach(milestones: &mut [MilestoneState], which: Milestone, at: i64) -> bool {
+        match milestones
+            .iter_mut()
+            .find(|m| m.milestone == which && m.done_at.is_none())
+        {
+            Some(m) => {
+                m.done_at = Some(at);
+                true
+            }
+            None => false,
+        }
+    }
 
     /// A centre registers a new report within this time, else it goes up a level.
     pub const REGISTRATION_LIMIT: TimeLimit = TimeLimit::WorkingHours(2);
@@ -192,6 +238,8 @@ pub mod schedule {
         Remind,
         /// The deadline has passed: mark overdue and escalate.
         Overdue,
+        /// A milestone passed unreached: remind (once per milestone).
+        Milestone,
         /// Nothing any more (the state moved on): clear the schedule.
         Nothing,
     }
@@ -213,6 +261,33 @@ pub mod schedule {
     #[cfg(test)]
     mod tests {
         use super::*;
+
+        #[test]
+        fn milestones_wake_once_each_until_reached() {
+            let mut ms = vec![
+                MilestoneState {
+                    milestone: Milestone::Respond,
+                    due: 100,
+                    done_at: None,
+                    late: false,
+                },
+                MilestoneState {
+                    milestone: Milestone::Arrive,
+                    due: 300,
+                    done_at: None,
+                    late: false,
+                },
+            ];
+            assert_eq!(milestone_wake(&ms), Some(100));
+            assert_eq!(late_milestone(&ms, 99), None);
+            assert_eq!(late_milestone(&ms, 150), Some(0));
+            ms[0].late = true;
+            assert_eq!(milestone_wake(&ms), Some(300));
+            assert!(reach(&mut ms, Milestone::Arrive, 200));
+            assert!(!reach(&mut ms, Milestone::Arrive, 250), "reached once");
+            assert_eq!(milestone_wake(&ms), None);
+            assert_eq!(late_milestone(&ms, 1_000), None);
+        }
 
         #[test]
         fn policy() {

@@ -173,6 +173,9 @@ pub enum Action {
     DenySuspension,
     /// A parked matter is taken up again.
     Resume,
+    /// The unit reports progress: a milestone reached (arrived, first
+    /// feedback, stopped…) or a note; the state stays.
+    ReportProgress,
     /// The unit reports it done, with photos of the result.
     ReportHandled,
     /// Verification on site finds it done.
@@ -194,7 +197,7 @@ pub enum Action {
 }
 
 impl Action {
-    pub const ALL: [Action; 26] = [
+    pub const ALL: [Action; 27] = [
         Action::Register,
         Action::Reject,
         Action::Merge,
@@ -212,6 +215,7 @@ impl Action {
         Action::ApproveSuspension,
         Action::DenySuspension,
         Action::Resume,
+        Action::ReportProgress,
         Action::ReportHandled,
         Action::VerifyPass,
         Action::VerifyFail,
@@ -242,6 +246,7 @@ impl Action {
             Action::ApproveSuspension => "approve_suspension",
             Action::DenySuspension => "deny_suspension",
             Action::Resume => "resume",
+            Action::ReportProgress => "report_progress",
             Action::ReportHandled => "report_handled",
             Action::VerifyPass => "verify_pass",
             Action::VerifyFail => "verify_fail",
@@ -273,6 +278,7 @@ impl Action {
             Action::ApproveSuspension => "批准缓办",
             Action::DenySuspension => "驳回缓办",
             Action::Resume => "恢复办理",
+            Action::ReportProgress => "进展反馈",
             Action::ReportHandled => "处置反馈",
             Action::VerifyPass => "核查通过",
             Action::VerifyFail => "核查不通过",
@@ -537,6 +543,7 @@ pub const TRANSITIONS: &[Transition] = &[
     t(S::Returned, A::Escalate, SYSTEM, S::Returned),
     // Handling.
     t(S::Accepted, A::ReportHandled, UNIT, S::Handled),
+    t(S::Accepted, A::ReportProgress, UNIT, S::Accepted),
     t(S::Accepted, A::TransferUp, UNIT, S::Registered),
     t(S::Accepted, A::RequestExtension, UNIT, S::Accepted),
     t(S::Accepted, A::ApproveExtension, APPROVERS, S::Accepted),
@@ -550,6 +557,7 @@ pub const TRANSITIONS: &[Transition] = &[
     t(S::Suspended, A::Resume, RESUMERS, S::Accepted),
     t(S::Suspended, A::Supervise, SUPERVISORS, S::Suspended),
     t(S::Rework, A::ReportHandled, UNIT, S::Handled),
+    t(S::Rework, A::ReportProgress, UNIT, S::Rework),
     t(S::Rework, A::RequestExtension, UNIT, S::Rework),
     t(S::Rework, A::ApproveExtension, APPROVERS, S::Rework),
     t(S::Rework, A::DenyExtension, APPROVERS, S::Rework),

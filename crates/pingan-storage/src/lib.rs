@@ -173,9 +173,12 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// Matters the scheduler must look at by `now`, soonest first, whatever
     /// the scope (the scheduler acts for the whole deployment).
     async fn due_matters(&self, now: i64, limit: u32) -> Result<Vec<Matter>>;
-    /// Forgets a matter's schedule: bookkeeping of the scheduler, not a
-    /// state change, so it is not logged.
+    /// Forgets a matter's schedule (deadline and milestones): bookkeeping of
+    /// the scheduler, not a state change, so it is not logged.
     async fn clear_matter_schedule(&self, id: i64) -> Result<()>;
+    /// Moves when the scheduler next looks at a matter's milestones
+    /// (bookkeeping, not logged).
+    async fn reschedule_milestones(&self, id: i64, due: Option<i64>) -> Result<()>;
     /// Applies an action: the projection and its log entry commit together,
     /// and only if the matter is still at `version` (else `Conflict`).
     async fn apply_matter_action(

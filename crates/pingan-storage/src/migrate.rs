@@ -48,6 +48,11 @@ pub(crate) const SQLITE: &[Migration] = &[
         name: "notifications",
         sql: include_str!("../migrations/sqlite/0006_notifications.sql"),
     },
+    Migration {
+        version: 7,
+        name: "milestones",
+        sql: include_str!("../migrations/sqlite/0007_milestones.sql"),
+    },
 ];
 
 pub(crate) const POSTGRES: &[Migration] = &[
@@ -80,6 +85,11 @@ pub(crate) const POSTGRES: &[Migration] = &[
         version: 6,
         name: "notifications",
         sql: include_str!("../migrations/postgres/0006_notifications.sql"),
+    },
+    Migration {
+        version: 7,
+        name: "milestones",
+        sql: include_str!("../migrations/postgres/0007_milestones.sql"),
     },
 ];
 

@@ -87,6 +87,8 @@ macro_rules! store_impl {
                     time_limit: row.try_get("time_limit")?,
                     closed_at: row.try_get("closed_at")?,
                     merged_into: row.try_get("merged_into")?,
+                    milestones: row.try_get("milestones")?,
+                    milestone_due: row.try_get("milestone_due")?,
                 })
             }
 
@@ -126,7 +128,7 @@ macro_rules! store_impl {
 
         const MATTER_COLUMNS: &str = "id, tracking_code, state, version, category_code, severity, description, grid_code, \
             lng, lat, source, reporter_id, contact_masked, holder, assigned_unit_id, deadline, rework_count, rating, overdue, next_due, created_at, updated_at, \
-            supervised, time_limit, closed_at, merged_into";
+            supervised, time_limit, closed_at, merged_into, milestones, milestone_due";
         const CONTACT_FIELD: &str = "matters.contact";
 
         /// Appends the WHERE conditions of a matter list; false when the
@@ -272,6 +274,8 @@ macro_rules! store_impl {
                 time_limit: None,
                 closed_at: None,
                 merged_into: None,
+                milestones: None,
+                milestone_due: None,
             }
         }
 
@@ -1389,7 +1393,8 @@ macro_rules! store_impl {
 
             async fn due_matters(&self, now: i64, limit: u32) -> crate::Result<Vec<crate::Matter>> {
                 let rows = sqlx::query(&format!(
-                    "SELECT {MATTER_COLUMNS} FROM matters WHERE next_due IS NOT NULL AND next_due <= $1 ORDER BY next_due, id LIMIT $2"
+                    "SELECT {MATTER_COLUMNS} FROM matters WHERE (next_due IS NOT NULL AND next_due <= $1) \
+                     OR (milestone_due IS NOT NULL AND milestone_due <= $1) ORDER BY id LIMIT $2"
                 ))
                 .bind(now)
                 .bind(i64::from(limit.max(1)))
@@ -1399,7 +1404,16 @@ macro_rules! store_impl {
             }
 
             async fn clear_matter_schedule(&self, id: i64) -> crate::Result<()> {
-                sqlx::query("UPDATE matters SET next_due = NULL WHERE id = $1")
+                sqlx::query("UPDATE matters SET next_due = NULL, milestone_due = NULL WHERE id = $1")
+                    .bind(id)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(())
+            }
+
+            async fn reschedule_milestones(&self, id: i64, due: Option<i64>) -> crate::Result<()> {
+                sqlx::query("UPDATE matters SET milestone_due = $1 WHERE id = $2")
+                    .bind(due)
                     .bind(id)
                     .execute(&self.pool)
                     .await?;
@@ -1436,7 +1450,9 @@ macro_rules! store_impl {
                      rework_count = rework_count + $8, rating = COALESCE($9, rating), updated_at = $10, \
                      overdue = COALESCE($15, overdue), next_due = CASE WHEN $16 THEN $17 ELSE next_due END, \
                      supervised = COALESCE($18, supervised), time_limit = CASE WHEN $19 THEN $20 ELSE time_limit END, \
-                     closed_at = CASE WHEN $21 THEN $22 ELSE closed_at END, merged_into = COALESCE($23, merged_into) \
+                     closed_at = CASE WHEN $21 THEN $22 ELSE closed_at END, merged_into = COALESCE($23, merged_into), \
+                     milestones = CASE WHEN $24 THEN $25 ELSE milestones END, \
+                     milestone_due = CASE WHEN $26 THEN $27 ELSE milestone_due END \
                      WHERE id = $11 AND version = $12 AND grid_code >= $13 AND grid_code < $14",
                 )
                 .bind(&change.state)
@@ -1462,6 +1478,10 @@ macro_rules! store_impl {
                 .bind(change.closed_at.is_some())
                 .bind(change.closed_at.flatten())
                 .bind(change.merged_into)
+                .bind(change.milestones.is_some())
+                .bind(change.milestones.clone().flatten())
+                .bind(change.milestone_due.is_some())
+                .bind(change.milestone_due.flatten())
                 .execute(&mut *tx)
                 .await
                 .map_err(|e| map_insert_error(e, "action"))?

@@ -210,6 +210,11 @@ pub struct Matter {
     pub closed_at: Option<i64>,
     /// The matter this duplicate was merged into.
     pub merged_into: Option<i64>,
+    /// Milestones (JSON array of `schedule::MilestoneState`), once dispatched
+    /// under a limit that has them.
+    pub milestones: Option<String>,
+    /// When the scheduler must next look at the milestones.
+    pub milestone_due: Option<i64>,
 }
 
 /// What an action changes besides the state; `None` leaves a field as it is.
@@ -228,6 +233,8 @@ pub struct MatterChange {
     pub time_limit: Option<Option<String>>,
     pub closed_at: Option<Option<i64>>,
     pub merged_into: Option<i64>,
+    pub milestones: Option<Option<String>>,
+    pub milestone_due: Option<Option<i64>>,
     /// Photos the action attaches (result photos, mostly).
     pub photos: Vec<PhotoRef>,
 }
