@@ -16,6 +16,7 @@ pub mod routes;
 pub mod scheduler;
 pub mod state;
 pub mod views;
+pub mod web;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -53,8 +54,18 @@ impl MakeRequestId for SequentialRequestId {
     }
 }
 
-/// The whole HTTP application.
+/// The whole HTTP application, without the web front end.
 pub fn router(state: AppState) -> Router {
+    build_router(state, None)
+}
+
+/// The whole HTTP application with the embedded web front end: every path
+/// outside `/api/` and `/healthz` is the app.
+pub fn router_with_web(state: AppState, assets: web::Assets) -> Router {
+    build_router(state, Some(assets))
+}
+
+fn build_router(state: AppState, assets: Option<web::Assets>) -> Router {
     let import_limit = state.config.import_body_limit;
     // A report with its photos in one multipart body.
     let photo_body =
@@ -127,7 +138,14 @@ pub fn router(state: AppState) -> Router {
             get(notify::webhooks).post(notify::create_webhook),
         )
         .route("/api/v1/webhooks/{id}", delete(notify::deactivate_webhook))
-        .fallback(|| async { ApiError::NotFound("route") })
+        .fallback(move |uri: axum::http::Uri| async move {
+            match assets {
+                Some(assets) if !uri.path().starts_with("/api/") && uri.path() != "/healthz" => {
+                    web::serve(assets, &uri)
+                }
+                _ => ApiError::NotFound("route").into_response(),
+            }
+        })
         .method_not_allowed_fallback(|| async {
             ApiError::BadRequest("method not allowed on this path".into())
         });

@@ -9,6 +9,10 @@ use pingan_storage::Store;
 
 use crate::config::Settings;
 
+mod web {
+    include!(concat!(env!("OUT_DIR"), "/web.rs"));
+}
+
 pub async fn serve(settings: &Settings, listen: Option<SocketAddr>) -> anyhow::Result<()> {
     let store = settings.open_store().await?;
     run_server(settings, store, listen.unwrap_or(settings.listen)).await
@@ -35,7 +39,7 @@ pub async fn run_server(
     let refresher = pingan_api::spawn_index_refresher(state.clone(), Duration::from_secs(10));
     let scheduler = pingan_api::scheduler::spawn(state.clone(), Duration::from_secs(30));
     let notifier = pingan_api::notify::spawn_notifier(state.clone());
-    let app = pingan_api::router(state);
+    let app = pingan_api::router_with_web(state, web::WEB);
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .with_context(|| format!("cannot listen on {listen}"))?;

@@ -278,6 +278,10 @@ fn demo_builds_zhejiang_and_its_accounts_sign_in() {
     let (status, body) = http(port, "GET", "/healthz", None, None);
     assert_eq!(status, 200);
     assert_eq!(body["grids"], 76641);
+    // The web app answers its own routes; unknown API paths stay JSON 404s.
+    assert_eq!(http(port, "GET", "/matters/1", None, None).0, 200);
+    let (status, body) = http(port, "GET", "/api/v1/nothing-here", None, None);
+    assert_eq!((status, body["code"].as_str()), (404, Some("not_found")));
     // 诸暨's leader sees the simulated matters in several states; 上城区's
     // operator sees none of them.
     let token_of = |name: &str| {
