@@ -5,5 +5,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 DATA=${1:-demo-data}
 ADDR=${2:-127.0.0.1:8080}
+if [ -f web/package.json ]; then scripts/build-web.sh; fi
 cargo build --release --locked
 exec target/release/pingan demo --data "$DATA" --listen "$ADDR"
