@@ -7,6 +7,11 @@ const proxy = { '/api': { target: api, changeOrigin: false }, '/healthz': { targ
 
 export default defineConfig({
   plugins: [vue()],
+  define: {
+    __VUE_I18N_FULL_INSTALL__: true,
+    __VUE_I18N_LEGACY_API__: false,
+    __INTLIFY_PROD_DEVTOOLS__: false,
+  },
   base: '/',
   build: {
     outDir: 'dist',
