@@ -128,6 +128,7 @@ try {
   check(navText === 'Matters', `English label in the menu: ${navText}`)
   const stored = await page.evaluate(() => localStorage.getItem('pingan.locale'))
   check(stored === 'en', 'language persisted in localStorage')
+  await page.waitForTimeout(400) // let the switch's transition finish before the screenshot
   await shot('06-matter-en')
 
   // Inbox in English, then back to Chinese.
