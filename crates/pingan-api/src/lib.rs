@@ -12,6 +12,7 @@ pub mod matters;
 pub mod notify;
 pub mod openapi;
 pub mod photos;
+pub mod portal;
 pub mod routes;
 pub mod scheduler;
 pub mod state;
@@ -129,6 +130,9 @@ fn build_router(state: AppState, assets: Option<web::Assets>) -> Router {
         .route("/api/v1/matters/{id}/actions", post(matters::act))
         .route("/api/v1/matters/{id}/log", get(matters::log))
         .route("/api/v1/track/{code}", get(matters::track))
+        .route("/api/v1/track/{code}/actions", post(portal::act))
+        .route("/api/v1/public/codes", post(portal::send_code))
+        .route("/api/v1/public/matters", post(portal::report))
         .route("/api/v1/inbox", get(matters::inbox))
         .route("/api/v1/notifications", get(notify::feed))
         .route("/api/v1/notifications/unread", get(notify::unread))

@@ -1485,6 +1485,11 @@ pub async fn track(
         .matter_by_tracking_code(&code)
         .await?
         .ok_or(ApiError::NotFound("matter"))?;
+    Ok(Json(tracking_view(&state, m).await?))
+}
+
+/// What anyone with the tracking code sees: no names, notes or personal data.
+pub async fn tracking_view(state: &AppState, m: Matter) -> ApiResult<TrackingView> {
     let st = parse_state(&m)?;
     let steps = state
         .store
@@ -1497,7 +1502,7 @@ pub async fn track(
             state: e.to_state,
         })
         .collect();
-    Ok(Json(TrackingView {
+    Ok(TrackingView {
         tracking_code: m.tracking_code,
         state: m.state,
         state_name: st.name_zh().to_string(),
@@ -1506,7 +1511,7 @@ pub async fn track(
         updated_at: m.updated_at,
         deadline: m.deadline,
         steps,
-    }))
+    })
 }
 
 #[derive(Debug, Deserialize, IntoParams)]

@@ -28,6 +28,9 @@ pub struct ApiConfig {
     pub photo_dir: PathBuf,
     /// Days after closure in which the reporter may reopen a matter.
     pub reopen_days: i64,
+    /// Answer the citizen portal's verification codes in the response: only
+    /// for the demo, which has no SMS gateway.
+    pub demo_codes: bool,
 }
 
 impl Default for ApiConfig {
@@ -41,6 +44,7 @@ impl Default for ApiConfig {
             photos_per_request: 9,
             photo_dir: std::env::temp_dir().join("pingan-photos"),
             reopen_days: 7,
+            demo_codes: false,
         }
     }
 }
@@ -59,6 +63,8 @@ pub struct AppState {
     /// from (`None` until [`AppState::load_catalogue`]); replaced whole on edit.
     pub catalogue: Arc<RwLock<(Option<i64>, Arc<Catalogue>)>>,
     pub photos: Arc<PhotoStore>,
+    /// The citizen portal's verification codes and system account.
+    pub portal: Arc<crate::portal::Portal>,
     /// Sessions checked moments ago.
     pub sessions: Arc<crate::auth::SessionCache>,
     /// New reports, written in groups by one task.
@@ -79,6 +85,7 @@ impl AppState {
             photos: Arc::new(PhotoStore::new(config.photo_dir.clone())),
             intake: crate::intake::IntakeQueue::default(),
             sessions: Arc::default(),
+            portal: Arc::default(),
             config: Arc::new(config),
         }
     }

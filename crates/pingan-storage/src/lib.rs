@@ -204,6 +204,9 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         ancestors: &[String],
         kind: Option<UnitKind>,
     ) -> Result<Vec<Unit>>;
+    /// Whether a matter's contact (encrypted) is this phone number; the
+    /// citizen portal's proof of being the reporter. Reveals nothing else.
+    async fn matter_contact_is(&self, id: i64, phone: &str) -> Result<bool>;
     /// The photos shown with a matter, oldest first.
     async fn matter_photos(&self, matter_id: i64) -> Result<Vec<PhotoRef>>;
 

@@ -1548,6 +1548,21 @@ macro_rules! store_impl {
                 rows.iter().map(shared_rows::unit).collect()
             }
 
+            async fn matter_contact_is(&self, id: i64, phone: &str) -> crate::Result<bool> {
+                use sqlx::Row;
+                let row = sqlx::query("SELECT contact_cipher FROM matters WHERE id = $1")
+                    .bind(id)
+                    .fetch_optional(&self.pool)
+                    .await?;
+                let cipher: Option<Vec<u8>> = match row {
+                    Some(r) => r.try_get("contact_cipher")?,
+                    None => None,
+                };
+                let Some(cipher) = cipher else { return Ok(false) };
+                let contact = self.keys.decrypt(CONTACT_FIELD, &cipher)?;
+                Ok(contact.trim() == phone.trim())
+            }
+
             async fn matter_photos(&self, matter_id: i64) -> crate::Result<Vec<crate::PhotoRef>> {
                 use sqlx::Row;
                 let rows = sqlx::query(

@@ -30,7 +30,7 @@ pub async fn run(settings: &Settings, args: DemoArgs) -> anyhow::Result<()> {
         build(settings, &*store, args.seed).await?;
         if args.days > 0 {
             let index = pingan_api::imports::load_index(&*store).await?;
-            let state = crate::serve::app_state(settings, store.clone(), index).await?;
+            let state = crate::serve::app_state(settings, store.clone(), index, true).await?;
             crate::simulate::run(&state, args.days, args.seed, pingan_storage::now_ms()).await?;
         }
         let lines = front_door_accounts(&*store).await?;
@@ -46,7 +46,13 @@ pub async fn run(settings: &Settings, args: DemoArgs) -> anyhow::Result<()> {
     if args.no_serve {
         return Ok(());
     }
-    crate::serve::run_server(settings, store, args.listen.unwrap_or(settings.listen)).await
+    crate::serve::run_server(
+        settings,
+        store,
+        args.listen.unwrap_or(settings.listen),
+        true,
+    )
+    .await
 }
 
 /// Writes the bundled data files under `dir`.

@@ -15,7 +15,7 @@ mod web {
 
 pub async fn serve(settings: &Settings, listen: Option<SocketAddr>) -> anyhow::Result<()> {
     let store = settings.open_store().await?;
-    run_server(settings, store, listen.unwrap_or(settings.listen)).await
+    run_server(settings, store, listen.unwrap_or(settings.listen), false).await
 }
 
 /// Loads the grid index, then binds and serves until Ctrl-C or SIGTERM,
@@ -24,6 +24,7 @@ pub async fn run_server(
     settings: &Settings,
     store: Arc<dyn Store>,
     listen: SocketAddr,
+    demo: bool,
 ) -> anyhow::Result<()> {
     let started = Instant::now();
     let index = pingan_api::imports::load_index(&*store)
@@ -35,7 +36,7 @@ pub async fn run_server(
         backend = store.backend(),
         "grid index loaded"
     );
-    let state = app_state(settings, store, index).await?;
+    let state = app_state(settings, store, index, demo).await?;
     let refresher = pingan_api::spawn_index_refresher(state.clone(), Duration::from_secs(10));
     let scheduler = pingan_api::scheduler::spawn(state.clone(), Duration::from_secs(30));
     let notifier = pingan_api::notify::spawn_notifier(state.clone());
@@ -61,15 +62,18 @@ pub async fn run_server(
     Ok(())
 }
 
-/// The server's state: settings applied, the category catalogue loaded.
+/// The server's state: settings applied, the category catalogue loaded. A
+/// demo answers the citizen portal's codes itself, having no SMS gateway.
 pub async fn app_state(
     settings: &Settings,
     store: Arc<dyn Store>,
     index: pingan_geo::LocateIndex,
+    demo: bool,
 ) -> anyhow::Result<AppState> {
     let config = ApiConfig {
         secure_cookies: settings.secure_cookies,
         photo_dir: settings.data.join("photos"),
+        demo_codes: demo,
         ..ApiConfig::default()
     };
     let state = AppState::new(store, index, config);
