@@ -23,4 +23,6 @@ for _ in $(seq 1 600); do
   sleep 0.5
 done
 cd web
-BASE_URL="http://127.0.0.1:$PORT" ACCOUNTS="$WORK/data/demo-accounts.txt" npm run --silent test:smoke
+export BASE_URL="http://127.0.0.1:$PORT" ACCOUNTS="$WORK/data/demo-accounts.txt"
+npm run --silent test:smoke
+node tests/scope.mjs
