@@ -26,3 +26,4 @@ cd web
 export BASE_URL="http://127.0.0.1:$PORT" ACCOUNTS="$WORK/data/demo-accounts.txt"
 npm run --silent test:smoke
 node tests/scope.mjs
+node tests/portal.mjs

@@ -183,7 +183,7 @@ function withQuery(path: string, q?: Query): string {
   return s ? `${path}?${s}` : path
 }
 
-async function request<T>(method: string, path: string, body?: unknown, raw?: Blob): Promise<T> {
+export async function request<T>(method: string, path: string, body?: unknown, raw?: Blob): Promise<T> {
   const headers: Record<string, string> = { Accept: 'application/json' }
   let payload: BodyInit | undefined
   if (raw) {

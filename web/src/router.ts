@@ -5,6 +5,10 @@ export const router = createRouter({
   history: createWebHistory(),
   routes: [
     { path: '/login', name: 'login', component: () => import('./views/Login.vue'), meta: { public: true } },
+    // The citizen portal: no account.
+    { path: '/c', name: 'portal', component: () => import('./views/portal/PortalHome.vue'), meta: { public: true } },
+    { path: '/c/report', name: 'portal-report', component: () => import('./views/portal/PortalReport.vue'), meta: { public: true } },
+    { path: '/c/track/:code?', name: 'portal-track', component: () => import('./views/portal/PortalTrack.vue'), props: true, meta: { public: true } },
     {
       path: '/',
       component: () => import('./views/Layout.vue'),

@@ -1,6 +1,7 @@
 import { createI18n } from 'vue-i18n'
 import zhCN from './zh-CN'
 import en from './en'
+import portal from './portal'
 
 export type Locale = 'zh-CN' | 'en'
 const KEY = 'pingan.locale'
@@ -14,7 +15,7 @@ export const i18n = createI18n({
   legacy: false,
   locale: savedLocale(),
   fallbackLocale: 'zh-CN',
-  messages: { 'zh-CN': zhCN, en },
+  messages: { 'zh-CN': { ...zhCN, portal: portal['zh-CN'] }, en: { ...en, portal: portal.en } },
   missingWarn: false,
   fallbackWarn: false,
 })
