@@ -30,6 +30,10 @@ const CODE_TTL_MS: i64 = 10 * 60_000;
 const RESEND_AFTER_MS: i64 = 60_000;
 /// Wrong guesses before a code is void.
 const MAX_ATTEMPTS: u32 = 5;
+/// Wrong phones for one tracking code before it is locked for a while, so the
+/// phone cannot be guessed.
+const MAX_WRONG_PHONES: u32 = 5;
+const LOCK_MS: i64 = 15 * 60_000;
 
 /// Delivers verification codes: the pluggable step. The shipped sender only
 /// logs (masked phone, the code); a deployment plugs in its SMS gateway.
@@ -62,6 +66,8 @@ struct Pending {
 #[derive(Debug)]
 pub struct Portal {
     codes: Mutex<HashMap<String, Pending>>,
+    /// Wrong phones per tracking code: (count, time of the last).
+    wrong_phones: Mutex<HashMap<String, (u32, i64)>>,
     sender: Box<dyn CodeSender>,
     account: OnceCell<Account>,
 }
@@ -70,6 +76,7 @@ impl Default for Portal {
     fn default() -> Self {
         Portal {
             codes: Mutex::default(),
+            wrong_phones: Mutex::default(),
             sender: Box::new(LogSender),
             account: OnceCell::new(),
         }
@@ -133,6 +140,31 @@ impl Portal {
             p.attempts += 1;
             false
         }
+    }
+
+    /// Seconds a tracking code stays locked after too many wrong phones.
+    fn locked(&self, tracking: &str, now: i64) -> Option<u64> {
+        let mut wrong = self
+            .wrong_phones
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        wrong.retain(|_, (_, last)| now - *last < LOCK_MS);
+        match wrong.get(tracking) {
+            Some((n, last)) if *n >= MAX_WRONG_PHONES => {
+                Some(((LOCK_MS - (now - last)) as u64).div_ceil(1000))
+            }
+            _ => None,
+        }
+    }
+
+    fn wrong_phone(&self, tracking: &str, now: i64) {
+        let mut wrong = self
+            .wrong_phones
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let entry = wrong.entry(tracking.to_string()).or_insert((0, now));
+        entry.0 += 1;
+        entry.1 = now;
     }
 
     /// The portal's system account, created on first use.
@@ -337,8 +369,13 @@ pub async fn act(
         .await?
         .filter(|m| m.reporter_id == Some(account.id))
         .ok_or(ApiError::NotFound("matter"))?;
+    let now = now_ms();
+    if let Some(retry_after_secs) = state.portal.locked(&code, now) {
+        return Err(ApiError::Throttled { retry_after_secs });
+    }
     // The same answer for a wrong phone as for a wrong code: nothing to probe.
     if !state.store.matter_contact_is(matter.id, &phone).await? {
+        state.portal.wrong_phone(&code, now);
         return Err(ApiError::NotFound("matter"));
     }
     let done = matters::perform(
@@ -352,7 +389,7 @@ pub async fn act(
             note: req.note,
             ..ActionRequest::default()
         },
-        now_ms(),
+        now,
     )
     .await?;
     Ok(Json(matters::tracking_view(&state, done).await?))
@@ -384,5 +421,25 @@ mod tests {
             assert!(!portal.check("13900002222", "000000x", 1));
         }
         assert!(!portal.check("13900002222", &code, 2), "too many guesses");
+    }
+
+    #[test]
+    fn wrong_phones_lock_a_tracking_code_for_a_while() {
+        let portal = Portal::default();
+        for i in 0..MAX_WRONG_PHONES {
+            assert_eq!(portal.locked("ABCDEFGHJK", i64::from(i)), None);
+            portal.wrong_phone("ABCDEFGHJK", i64::from(i));
+        }
+        assert!(portal.locked("ABCDEFGHJK", 10).is_some());
+        assert_eq!(
+            portal.locked("KJHGFEDCBA", 10),
+            None,
+            "other codes are free"
+        );
+        assert_eq!(
+            portal.locked("ABCDEFGHJK", 10 + LOCK_MS),
+            None,
+            "the lock ends"
+        );
     }
 }
