@@ -222,6 +222,8 @@ try {
   await page.waitForFunction(() => document.querySelector('[data-test=sync-state]')?.textContent?.trim() === '已同步', null, { timeout: 20000 })
   const after = await page.evaluate(async (id) => (await (await fetch(`/api/v1/matters/${id}`)).json()).state, matterId)
   check(after !== 'reported', `self_resolve sent when back online: state ${after}`)
+  await page.waitForFunction(() => !document.querySelector('[data-test=m-action-self_resolve]'), null, { timeout: 10000 })
+  step('matter page reloads after the sync (self_resolve no longer offered)')
   // Resending the applied action is refused with 409 (stale version) and dropped, not shown as an error.
   // The browser logs that 409 as a failed resource: expected here, and only here.
   const before409 = problems.length
