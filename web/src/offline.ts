@@ -141,8 +141,31 @@ function uuid(): string {
   return Array.from(b, (x) => x.toString(16).padStart(2, '0')).join('').replace(/^(.{8})(.{4})(.{4})(.{4})/, '$1-$2-$3-$4-')
 }
 
+/** Phone photos are large: anything over 1.5 MB is scaled to at most 1920 px and sent as JPEG. */
+export async function shrink(f: Blob): Promise<Blob> {
+  if (f.size <= 1.5 * 1024 * 1024 || typeof createImageBitmap !== 'function') return f
+  try {
+    const bmp = await createImageBitmap(f)
+    const scale = Math.min(1, 1920 / Math.max(bmp.width, bmp.height))
+    const canvas = document.createElement('canvas')
+    canvas.width = Math.round(bmp.width * scale)
+    canvas.height = Math.round(bmp.height * scale)
+    canvas.getContext('2d')!.drawImage(bmp, 0, 0, canvas.width, canvas.height)
+    bmp.close()
+    const out = await new Promise<Blob | null>((r) => canvas.toBlob(r, 'image/jpeg', 0.85))
+    return out && out.size < f.size ? out : f
+  } catch {
+    return f
+  }
+}
+
 async function toQueued(files: Blob[]): Promise<QueuedPhoto[]> {
-  return Promise.all(files.map(async (f) => ({ type: f.type || 'image/jpeg', data: await f.arrayBuffer() })))
+  return Promise.all(
+    files.map(async (file) => {
+      const f = await shrink(file)
+      return { type: f.type || 'image/jpeg', data: await f.arrayBuffer() }
+    }),
+  )
 }
 
 /** Queues a report; `body` is {description, category_code, grid_code | lng/lat}. */

@@ -47,6 +47,7 @@ router.beforeEach(async (to) => {
   }
   if (!session.me) return { name: 'login', query: to.fullPath !== '/' && to.fullPath !== '/inbox' ? { next: to.fullPath } : {} }
   // A grid worker's home is the phone app.
-  if (session.me.role === 'grid_worker' && (to.path === '/' || to.path === '/inbox')) return { path: '/m' }
+  // (only when sent there by a redirect, e.g. from `/`; the desktop inbox stays reachable by its link).
+  if (session.me.role === 'grid_worker' && to.path === '/inbox' && to.redirectedFrom) return { path: '/m' }
   return true
 })
