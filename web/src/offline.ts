@@ -360,7 +360,7 @@ export function startSync(): void {
   setInterval(() => void drain(), 15000)
   void refresh().then(() => drain())
   // For tests and debugging: the queue from the console.
-  ;(window as unknown as Record<string, unknown>).pinganOffline = { drain, putItem, refresh, sync, idb, STORES }
+  ;(window as unknown as Record<string, unknown>).pinganOffline = { drain, putItem, queueReport, refresh, sync, idb, STORES }
 }
 
 // ---- Patrol log (local only: start/end times and notes; no GPS trail) --------------------------------

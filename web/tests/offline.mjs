@@ -191,6 +191,23 @@ try {
   const n2 = await countMatters(description)
   check(n2 === 1, `resending the same item files nothing new (${n2})`)
 
+  // A report the server refuses (unknown category) stays in the queue with the server's message until discarded.
+  const before4xx = problems.length
+  await page.evaluate(async (grid) => {
+    const o = window.pinganOffline
+    await o.queueReport({ description: '类别无效的上报', category_code: '0000', grid_code: grid }, [])
+    await o.drain()
+  }, scope)
+  await page.waitForFunction(() => document.querySelector('[data-test=sync-state]')?.textContent?.includes('1 条发送失败'), null, { timeout: 10000 })
+  await page.waitForSelector('[data-test=queue-error]', { timeout: 5000 })
+  step(`refused report kept: ${(await page.textContent('[data-test=queue-error]')).trim()}`)
+  problems.splice(before4xx, problems.length - before4xx,
+    ...problems.slice(before4xx).filter((p) => !/status of 4\d\d/.test(p)))
+  await shot('05b-refused')
+  await page.click('[data-test=queue-discard]')
+  await page.waitForFunction(() => document.querySelector('[data-test=sync-state]')?.textContent?.trim() === '已同步', null, { timeout: 5000 })
+  step('discarding it empties the queue')
+
   // The matter is in "my tasks" with its photo; its page shows the state and timeline.
   await page.click('[data-test=m-nav-tasks]')
   await page.waitForURL(/\/m\/tasks$/)
