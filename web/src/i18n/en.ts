@@ -163,6 +163,7 @@ const en: typeof zh = {
     moreCategories: 'More categories',
     photo: '2. Photo',
     takePhoto: 'Take / choose a photo',
+    photoCount: '{n} photo(s)',
     retake: 'Retake',
     where: '3. Where',
     useGrid: 'My grid',

@@ -155,6 +155,7 @@ export default {
     moreCategories: '更多类别',
     photo: '2. 拍照',
     takePhoto: '拍照 / 选择照片',
+    photoCount: '{n} 张照片',
     retake: '重拍',
     where: '3. 位置',
     useGrid: '我的网格',
