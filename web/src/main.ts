@@ -14,3 +14,10 @@ setUnauthorizedHandler(() => {
 })
 
 createApp(App).use(i18n).use(router).use(ElementPlus).mount('#app')
+
+// The service worker (app shell cache for the phone app) only in production builds.
+if (import.meta.env.PROD && 'serviceWorker' in navigator) {
+  window.addEventListener('load', () => {
+    navigator.serviceWorker.register('/sw.js', { scope: '/' }).catch(() => undefined)
+  })
+}

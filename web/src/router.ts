@@ -1,5 +1,5 @@
 import { createRouter, createWebHistory } from 'vue-router'
-import { session, loadMe } from './store'
+import { session, loadMe, lastAccount } from './store'
 
 export const router = createRouter({
   history: createWebHistory(),
@@ -19,13 +19,39 @@ export const router = createRouter({
         { path: 'matters/:id(\\d+)', name: 'matter', component: () => import('./views/MatterDetail.vue'), props: true },
       ],
     },
+    {
+      // The grid worker's phone app.
+      path: '/m',
+      component: () => import('./views/m/MLayout.vue'),
+      meta: { mobile: true },
+      children: [
+        { path: '', name: 'm-home', component: () => import('./views/m/MHome.vue') },
+        { path: 'report', name: 'm-report', component: () => import('./views/m/MReport.vue') },
+        { path: 'tasks', name: 'm-tasks', component: () => import('./views/m/MTasks.vue') },
+        { path: 'matters/:id(\\d+)', name: 'm-matter', component: () => import('./views/m/MMatter.vue'), props: true },
+        { path: 'patrol', name: 'm-patrol', component: () => import('./views/m/MPatrol.vue') },
+      ],
+    },
     { path: '/:rest(.*)*', redirect: '/inbox' },
   ],
 })
 
+/** Where an account lands after signing in. */
+export function homeFor(role: string | undefined): string {
+  return role === 'grid_worker' ? '/m' : '/inbox'
+}
+
 router.beforeEach(async (to) => {
   if (to.meta.public) return true
   if (!session.checked) await loadMe()
+  // Offline on a phone: /api/v1/me cannot answer; keep the account seen last so the queue stays usable.
+  if (!session.me && to.meta.mobile !== undefined && !navigator.onLine) {
+    const saved = lastAccount()
+    if (saved) session.me = saved
+  }
   if (!session.me) return { name: 'login', query: to.fullPath !== '/' && to.fullPath !== '/inbox' ? { next: to.fullPath } : {} }
+  // A grid worker's home is the phone app.
+  // (only when sent there by a redirect, e.g. from `/`; the desktop inbox stays reachable by its link).
+  if (session.me.role === 'grid_worker' && to.path === '/inbox' && to.redirectedFrom) return { path: '/m' }
   return true
 })

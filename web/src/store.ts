@@ -5,9 +5,27 @@ import { i18n } from './i18n'
 /** The signed-in account, and the catalogue once loaded. */
 export const session = reactive<{ me: Account | null; checked: boolean }>({ me: null, checked: false })
 
+const LAST = 'pingan.lastAccount'
+
+/** The account signed in last on this device (for the phone app while offline). */
+export function lastAccount(): Account | null {
+  try {
+    const s = localStorage.getItem(LAST)
+    return s ? (JSON.parse(s) as Account) : null
+  } catch {
+    return null
+  }
+}
+
+export function rememberAccount(a: Account | null) {
+  if (a) localStorage.setItem(LAST, JSON.stringify(a))
+  else localStorage.removeItem(LAST)
+}
+
 export async function loadMe(): Promise<Account | null> {
   try {
     session.me = await api.me()
+    rememberAccount(session.me)
   } catch {
     session.me = null
   }
