@@ -3,30 +3,11 @@
 // ACCOUNTS: the demo-accounts.txt file (username<TAB>password<TAB>role<TAB>scope).
 // A report made offline (with a photo) stays queued across a reload, is sent once when back online, and
 // resending the same queue item (same idempotency key) does not file it twice.
-import { chromium } from 'playwright-core'
-import { readFileSync, mkdirSync } from 'node:fs'
-import { dirname, join } from 'node:path'
-import { fileURLToPath } from 'node:url'
+import { BASE_URL, account, outDir, step, check, passedChecks, launch } from './support.mjs'
+import { join } from 'node:path'
 
-const BASE_URL = (process.env.BASE_URL ?? 'http://127.0.0.1:4173').replace(/\/$/, '')
-const ACCOUNTS = process.env.ACCOUNTS
 const USER = process.env.OFFLINE_USER ?? 'gridworker'
-if (!ACCOUNTS) {
-  console.error('set ACCOUNTS to the path of demo-accounts.txt')
-  process.exit(2)
-}
-const account = readFileSync(ACCOUNTS, 'utf8')
-  .split('\n')
-  .map((l) => l.split('\t'))
-  .find((f) => f[0] === USER)
-if (!account) {
-  console.error(`no account ${USER} in ${ACCOUNTS}`)
-  process.exit(2)
-}
-const [, password, , scope] = account
-
-const outDir = join(dirname(fileURLToPath(import.meta.url)), '..', 'test-output')
-mkdirSync(outDir, { recursive: true })
+const [, password, , scope] = account(USER)
 
 // A valid 1×1 PNG (one red pixel).
 const PNG_1x1 = Buffer.from(
@@ -35,22 +16,7 @@ const PNG_1x1 = Buffer.from(
 )
 
 const problems = []
-let steps = 0
-function step(msg) {
-  steps++
-  console.log('✓', msg)
-}
-function check(cond, msg) {
-  if (!cond) throw new Error('check failed: ' + msg)
-  step(msg)
-}
-
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
-  headless: true,
-  args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update',
-    '--disable-sync', '--no-first-run'],
-})
+const browser = await launch()
 const context = await browser.newContext({
   viewport: { width: 390, height: 844 },
   deviceScaleFactor: 2,
@@ -286,5 +252,5 @@ if (problems.length) {
   console.error('✗ console/page problems:')
   for (const p of problems) console.error('  ', p)
 }
-console.log(failed ? `OFFLINE TEST FAILED (${steps} checks passed)` : `OFFLINE TEST OK (${steps} checks)`)
+console.log(failed ? `OFFLINE TEST FAILED (${passedChecks()} checks passed)` : `OFFLINE TEST OK (${passedChecks()} checks)`)
 process.exit(failed ? 1 : 0)

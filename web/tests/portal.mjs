@@ -1,25 +1,8 @@
 // The citizen portal on a phone, without an account: report after the phone
 // check (the demo answers the code), then follow it by tracking code.
 // BASE_URL and ACCOUNTS as for smoke.mjs.
-import { chromium } from 'playwright-core'
-import { readFileSync, mkdirSync } from 'node:fs'
-import { dirname, join } from 'node:path'
-import { fileURLToPath } from 'node:url'
-
-const BASE_URL = (process.env.BASE_URL ?? 'http://127.0.0.1:4173').replace(/\/$/, '')
-const ACCOUNTS = process.env.ACCOUNTS
-if (!ACCOUNTS) {
-  console.error('set ACCOUNTS to the path of demo-accounts.txt')
-  process.exit(2)
-}
-const accounts = readFileSync(ACCOUNTS, 'utf8').split('\n').map((l) => l.split('\t'))
-const passwordOf = (user) => accounts.find((f) => f[0] === user)?.[1]
-const outDir = join(dirname(fileURLToPath(import.meta.url)), '..', 'test-output')
-mkdirSync(outDir, { recursive: true })
-function check(cond, msg) {
-  if (!cond) throw new Error('check failed: ' + msg)
-  console.log('✓', msg)
-}
+import { join } from 'node:path'
+import { BASE_URL, passwordOf, outDir, check, launch } from './support.mjs'
 
 // A place inside 枫桥镇's grids: where one of its matters was reported.
 const login = await fetch(`${BASE_URL}/api/v1/auth/login`, {
@@ -32,12 +15,7 @@ const auth = { headers: { Authorization: `Bearer ${token}` } }
 const sample = (await (await fetch(`${BASE_URL}/api/v1/matters?limit=50`, auth)).json()).items.find((m) => m.lng)
 check(sample, `a place in 枫桥镇: ${sample.lng.toFixed(4)}, ${sample.lat.toFixed(4)}`)
 
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
-  headless: true,
-  args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update',
-    '--disable-sync', '--no-first-run'],
-})
+const browser = await launch()
 const problems = []
 let failed = false
 const description = `楼道堆放杂物堵塞消防通道 ${Date.now()}`

@@ -1,25 +1,7 @@
 // Scope in the browser: an operator of another township can open a matter of
 // 枫桥镇 neither by link nor by list. BASE_URL and ACCOUNTS as for smoke.mjs.
-import { chromium } from 'playwright-core'
-import { readFileSync, mkdirSync } from 'node:fs'
-import { dirname, join } from 'node:path'
-import { fileURLToPath } from 'node:url'
-
-const BASE_URL = (process.env.BASE_URL ?? 'http://127.0.0.1:4173').replace(/\/$/, '')
-const ACCOUNTS = process.env.ACCOUNTS
-if (!ACCOUNTS) {
-  console.error('set ACCOUNTS to the path of demo-accounts.txt')
-  process.exit(2)
-}
-const accounts = readFileSync(ACCOUNTS, 'utf8').split('\n').map((l) => l.split('\t'))
-const passwordOf = (user) => accounts.find((f) => f[0] === user)?.[1]
-const outDir = join(dirname(fileURLToPath(import.meta.url)), '..', 'test-output')
-mkdirSync(outDir, { recursive: true })
-
-function check(cond, msg) {
-  if (!cond) throw new Error('check failed: ' + msg)
-  console.log('✓', msg)
-}
+import { join } from 'node:path'
+import { BASE_URL, passwordOf, outDir, check, launch } from './support.mjs'
 
 // A matter of 枫桥镇, found through the API as its own operator.
 const login = await fetch(`${BASE_URL}/api/v1/auth/login`, {
@@ -32,12 +14,7 @@ const list = await (await fetch(`${BASE_URL}/api/v1/matters?limit=1`, { headers:
 const theirs = list.items[0]
 check(theirs && theirs.id > 0, `a matter of 枫桥镇 to try: #${theirs.id}`)
 
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
-  headless: true,
-  args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update',
-    '--disable-sync', '--no-first-run'],
-})
+const browser = await launch()
 const problems = []
 let failed = false
 try {

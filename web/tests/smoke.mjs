@@ -1,47 +1,13 @@
 // Smoke test of the command-centre front end in a headless Chromium.
 // BASE_URL: where the app is served (Vite preview/dev proxying /api, or the pingan server).
 // ACCOUNTS: the demo-accounts.txt file (username<TAB>password<TAB>role<TAB>scope).
-import { chromium } from 'playwright-core'
-import { readFileSync, mkdirSync } from 'node:fs'
-import { dirname, join } from 'node:path'
-import { fileURLToPath } from 'node:url'
+import { join } from 'node:path'
+import { BASE_URL, passwordOf, outDir, step, check, passedChecks, launch } from './support.mjs'
 
-const BASE_URL = (process.env.BASE_URL ?? 'http://127.0.0.1:4173').replace(/\/$/, '')
-const ACCOUNTS = process.env.ACCOUNTS
 const USER = process.env.SMOKE_USER ?? 'fengqiao-operator'
-if (!ACCOUNTS) {
-  console.error('set ACCOUNTS to the path of demo-accounts.txt')
-  process.exit(2)
-}
-const password = readFileSync(ACCOUNTS, 'utf8')
-  .split('\n')
-  .map((l) => l.split('\t'))
-  .find((f) => f[0] === USER)?.[1]
-if (!password) {
-  console.error(`no account ${USER} in ${ACCOUNTS}`)
-  process.exit(2)
-}
-
-const outDir = join(dirname(fileURLToPath(import.meta.url)), '..', 'test-output')
-mkdirSync(outDir, { recursive: true })
-
+const password = passwordOf(USER)
 const problems = []
-const steps = []
-function step(msg) {
-  steps.push(msg)
-  console.log('✓', msg)
-}
-function check(cond, msg) {
-  if (!cond) throw new Error('check failed: ' + msg)
-  step(msg)
-}
-
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
-  headless: true,
-  args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update',
-    '--disable-sync', '--no-first-run'],
-})
+const browser = await launch()
 const context = await browser.newContext({ viewport: { width: 1440, height: 900 }, locale: 'zh-CN' })
 const page = await context.newPage()
 page.on('console', (m) => {
@@ -152,5 +118,5 @@ if (problems.length) {
   console.error('✗ console/page problems:')
   for (const p of problems) console.error('  ', p)
 }
-console.log(failed ? `SMOKE FAILED (${steps.length} checks passed)` : `SMOKE OK (${steps.length} checks)`)
+console.log(failed ? `SMOKE FAILED (${passedChecks()} checks passed)` : `SMOKE OK (${passedChecks()} checks)`)
 process.exit(failed ? 1 : 0)

@@ -937,7 +937,8 @@ pub struct ActionRequest {
     pub photos: Option<Vec<String>>,
 }
 
-fn milestones_of(m: &Matter) -> Vec<MilestoneState> {
+/// A matter's milestones, as stored (JSON) on the matter.
+pub(crate) fn milestones_of(m: &Matter) -> Vec<MilestoneState> {
     m.milestones
         .as_deref()
         .and_then(|text| serde_json::from_str(text).ok())
@@ -1025,12 +1026,10 @@ pub async fn perform(
                 .unit(&Scope::everywhere(), unit_id)
                 .await?
                 .ok_or_else(|| ApiError::BadRequest(format!("unknown unit {unit_id}")))?;
-            // A centre dispatches within its own line: to units of its
-            // region or below, or to the departments above it.
             let unit_prefix = pingan_domain::RegionCode::infer(&unit.region_code)
                 .map(|r| r.prefix().to_string())
                 .unwrap_or_default();
-            if !(unit_prefix.starts_with(&m.holder) || m.holder.starts_with(&unit_prefix)) {
+            if !rules::may_dispatch_to(&m.holder, &unit_prefix) {
                 return Err(ApiError::OutOfScope(format!("unit {unit_id}")));
             }
             let category = match (&req.category_code, &m.category_code) {

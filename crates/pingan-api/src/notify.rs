@@ -6,7 +6,6 @@
 //! notifications and deliveries it writes, so intake never waits on
 //! notification work, a restart resumes where it stopped, and two notifiers
 //! never write the same entry twice.
-use std::collections::hash_map::Entry;
 use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
@@ -17,7 +16,6 @@ use axum::Json;
 use hmac::{Hmac, Mac};
 use hyper_util::rt::TokioIo;
 use pingan_domain::notice::{self, MatterEvent, NoticeKind};
-use pingan_domain::Scope;
 use pingan_storage::{
     Account, DeliveryOutcome, DueDelivery, LogEntry, MarkRead, Matter, NewDelivery,
     NewNotification, NewWebhook, Notification, StoreError, Webhook,
@@ -381,17 +379,27 @@ async fn translate(
     webhooks: &[Webhook],
     now: i64,
 ) -> Result<(Vec<NewNotification>, Vec<NewDelivery>), StoreError> {
-    let mut matters: HashMap<i64, Option<Matter>> = HashMap::new();
+    // One read for the whole batch's matters.
+    let mut ids: Vec<i64> = entries
+        .iter()
+        .filter_map(|e| matter_id(&e.subject))
+        .collect();
+    ids.sort_unstable();
+    ids.dedup();
+    let matters: HashMap<i64, Matter> = state
+        .store
+        .matters_by_ids(&ids)
+        .await?
+        .into_iter()
+        .map(|m| (m.id, m))
+        .collect();
     let mut notifications = Vec::new();
     let mut deliveries = Vec::new();
     for entry in entries {
         let Some(id) = matter_id(&entry.subject) else {
             continue;
         };
-        if let Entry::Vacant(slot) = matters.entry(id) {
-            slot.insert(state.store.matter(&Scope::everywhere(), id).await?);
-        }
-        let Some(Some(matter)) = matters.get(&id) else {
+        let Some(matter) = matters.get(&id) else {
             continue;
         };
         let body: Value = serde_json::from_str(&entry.body).unwrap_or(Value::Null);

@@ -9,7 +9,7 @@
 //! down is done by the first sweep after start.
 use std::time::Duration;
 
-use pingan_domain::matter::schedule::{Due, MilestoneState};
+use pingan_domain::matter::schedule::Due;
 use pingan_domain::matter::{self as rules};
 use pingan_domain::workflow::{self, Action, Actor};
 use pingan_domain::Scope;
@@ -142,11 +142,7 @@ async fn milestone(
     st: workflow::State,
     now: i64,
 ) -> Result<Option<Due>, StoreError> {
-    let mut milestones: Vec<MilestoneState> = m
-        .milestones
-        .as_deref()
-        .and_then(|text| serde_json::from_str(text).ok())
-        .unwrap_or_default();
+    let mut milestones = crate::matters::milestones_of(m);
     let late = rules::schedule::late_milestone(&milestones, now);
     let to = workflow::next(st, Action::Remind, Actor::System);
     if !rules::schedule::deadline_runs(st) {

@@ -155,7 +155,7 @@ async fn photos_are_checked_and_scoped(store: Arc<dyn Store>) {
     assert_eq!(res.status(), StatusCode::OK);
     assert_eq!(res.headers()[header::CONTENT_TYPE], "image/png");
     // An operator of another township cannot see it.
-    let other = login_as(&f, "other-operator").await;
+    let other = login_token(&f, "other-operator").await;
     let (status, _) = raw(&f.app, req(&other)).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     // Nor can anyone attach a photo they did not upload.
@@ -171,10 +171,6 @@ async fn photos_are_checked_and_scoped(store: Arc<dyn Store>) {
     )
     .await;
     assert_error(status, &body, StatusCode::BAD_REQUEST, "unknown_photo");
-}
-
-async fn login_as(f: &Fixture, username: &str) -> String {
-    login_token(f, username).await
 }
 
 async fn maps_counts_and_supervision(store: Arc<dyn Store>) {
@@ -196,7 +192,7 @@ async fn maps_counts_and_supervision(store: Arc<dyn Store>) {
         )
         .await
         .unwrap();
-    let leader = &login_as(&f, "county-leader").await;
+    let leader = &login_token(&f, "county-leader").await;
     let mut filed = Vec::new();
     for (lng, lat) in [(120.002, 30.002), (120.004, 30.004), (120.008, 30.008)] {
         filed.push(
@@ -272,7 +268,7 @@ async fn maps_counts_and_supervision(store: Arc<dyn Store>) {
     .await;
     assert_error(status, &body, StatusCode::BAD_REQUEST, "invalid_query");
     // Another township's operator sees none of them on the map.
-    let other = login_as(&f, "other-operator").await;
+    let other = login_token(&f, "other-operator").await;
     let (_, map) = get(&f, &other, "/api/v1/matters/geojson?bbox=119,29,121,31").await;
     assert_eq!(map["features"].as_array().unwrap().len(), 0);
 
@@ -618,7 +614,7 @@ async fn dispatch_options_reach_up_not_sideways(store: Arc<dyn Store>) {
     let (status, body) = get(&f, operator, &format!("{path}?kind=spaceship")).await;
     assert_error(status, &body, StatusCode::BAD_REQUEST, "invalid_query");
     // Another township's operator cannot see the matter at all.
-    let other = login_as(&f, "other-operator").await;
+    let other = login_token(&f, "other-operator").await;
     let (status, _) = get(&f, &other, &path).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 }

@@ -35,32 +35,6 @@ async fn notifier_state(store: &Arc<dyn Store>) -> AppState {
     AppState::new(store.clone(), index, ApiConfig::default())
 }
 
-async fn login(f: &Fixture, username: &str) -> String {
-    let (status, body) = call(
-        &f.app,
-        Method::POST,
-        "/api/v1/auth/login",
-        None,
-        Some(json!({"username": username, "password": PASSWORD})),
-    )
-    .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-    body["token"].as_str().unwrap().to_string()
-}
-
-async fn file(f: &Fixture, description: &str) -> Value {
-    let (status, m) = call(
-        &f.app,
-        Method::POST,
-        "/api/v1/matters",
-        Some(&f.tokens[&Role::GridWorker]),
-        Some(json!({"description": description, "category_code": "0403", "grid_code": "330102001001001"})),
-    )
-    .await;
-    assert_eq!(status, StatusCode::CREATED, "{m}");
-    m
-}
-
 /// Performs an action at the matter's current version.
 async fn step(f: &Fixture, token: &str, m: &mut Value, action: &str, extra: Value) {
     let mut body = json!({"action": action, "version": m["version"]});
@@ -134,9 +108,9 @@ async fn feeds_reach_their_audience_once(store: Arc<dyn Store>) {
     let (unit, housing) = department(&f).await;
     let operator = &f.tokens[&Role::CentreOperator];
     let worker = &f.tokens[&Role::GridWorker];
-    let elsewhere = login(&f, "other-operator").await;
+    let elsewhere = login_token(&f, "other-operator").await;
 
-    let mut m = file(&f, "小区道路井盖缺失").await;
+    let mut m = file_road_report(&f, "小区道路井盖缺失").await;
     let id = m["id"].as_i64().unwrap();
     step(&f, operator, &mut m, "register", json!({})).await;
     step(&f, operator, &mut m, "dispatch", json!({"unit_id": unit})).await;
@@ -323,7 +297,7 @@ async fn scheduler_reminds_and_escalates_through_the_feed(store: Arc<dyn Store>)
         .await
         .unwrap();
 
-    let mut m = file(&f, "路灯不亮").await;
+    let mut m = file_road_report(&f, "路灯不亮").await;
     let id = m["id"].as_i64().unwrap();
     step(&f, operator, &mut m, "register", json!({})).await;
     step(&f, operator, &mut m, "dispatch", json!({"unit_id": unit})).await;
@@ -525,7 +499,7 @@ async fn webhooks_are_signed_retried_and_scoped(store: Arc<dyn Store>) {
     assert_eq!(items.len(), 4, "the other township's webhook is not listed");
     assert!(items.iter().all(|w| w.get("secret").is_none()), "{list}");
 
-    let m = file(&f, "桥下堆放易燃杂物").await;
+    let m = file_road_report(&f, "桥下堆放易燃杂物").await;
     let id = m["id"].as_i64().unwrap();
     let t0 = pingan_storage::now_ms();
     let report = notify_sweep(&state, t0).await.unwrap();
@@ -679,7 +653,7 @@ async fn webhooks_are_signed_retried_and_scoped(store: Arc<dyn Store>) {
     )
     .await;
     assert_error(status, &body, StatusCode::NOT_FOUND, "not_found");
-    file(&f, "护栏损坏").await;
+    file_road_report(&f, "护栏损坏").await;
     notify_sweep(&state, pingan_storage::now_ms())
         .await
         .unwrap();

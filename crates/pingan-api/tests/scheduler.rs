@@ -28,26 +28,13 @@ async fn restarted(store: &Arc<dyn Store>) -> AppState {
     state
 }
 
-async fn file(f: &Fixture, description: &str) -> Value {
-    let (status, m) = call(
-        &f.app,
-        Method::POST,
-        "/api/v1/matters",
-        Some(&f.tokens[&Role::GridWorker]),
-        Some(json!({"description": description, "category_code": "0403", "grid_code": "330102001001001"})),
-    )
-    .await;
-    assert_eq!(status, StatusCode::CREATED, "{m}");
-    m
-}
-
 async fn deadlines_remind_and_escalate(store: Arc<dyn Store>) {
     let f = fixture(store).await;
     let state = restarted(&f.store).await;
     let operator = &f.tokens[&Role::CentreOperator];
 
     // A report nobody registers goes up to the county.
-    let a = file(&f, "路面有碎玻璃").await;
+    let a = file_road_report(&f, "路面有碎玻璃").await;
     let a_id = a["id"].as_i64().unwrap();
     let created = a["created_at"].as_i64().unwrap();
     assert_eq!(
@@ -84,7 +71,7 @@ async fn deadlines_remind_and_escalate(store: Arc<dyn Store>) {
         )
         .await
         .unwrap();
-    let b = file(&f, "道路被施工材料堵塞").await;
+    let b = file_road_report(&f, "道路被施工材料堵塞").await;
     let b_id = b["id"].as_i64().unwrap();
     let (_, b) = call(
         &f.app,

@@ -83,6 +83,13 @@ pub fn channel_for(role: Role, named: Option<&str>) -> Option<&'static str> {
     }
 }
 
+/// Whether the centre holding matters for `holder` may dispatch to a unit of
+/// the region `unit_prefix`: within its own line, to units of its region or
+/// below, or to the departments above it.
+pub fn may_dispatch_to(holder: &str, unit_prefix: &str) -> bool {
+    !unit_prefix.is_empty() && (unit_prefix.starts_with(holder) || holder.starts_with(unit_prefix))
+}
+
 /// The centre that first holds a matter: the township of its grid
 /// (小事不出村、大事不出镇 — the township centre reviews what grids report).
 pub fn initial_holder(grid_code: &str) -> &str {
@@ -151,6 +158,24 @@ mod tests {
         // A township operator is not at the centre holding a matter sent up to the county.
         let op_after_up = Relation::of(5, &township, Some(1), Some(9), "330102", None, g);
         assert!(actors(Role::CentreOperator, &op_after_up).is_empty());
+    }
+
+    #[test]
+    fn dispatch_stays_within_the_line() {
+        assert!(may_dispatch_to("330102001", "330102001"));
+        assert!(
+            may_dispatch_to("330102001", "330102001001"),
+            "a village below"
+        );
+        assert!(
+            may_dispatch_to("330102001", "330102"),
+            "the county's departments"
+        );
+        assert!(
+            !may_dispatch_to("330102001", "330102002"),
+            "not a neighbour"
+        );
+        assert!(!may_dispatch_to("330102001", ""));
     }
 
     #[test]

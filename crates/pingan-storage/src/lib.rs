@@ -170,6 +170,9 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     ) -> Result<Vec<Matter>>;
     /// How many matters in the scope pass the filter.
     async fn count_matters(&self, scope: &Scope, filter: &MatterFilter) -> Result<i64>;
+    /// The matters with these ids, whatever the scope (for system tasks such
+    /// as the notifier), in no particular order; unknown ids are left out.
+    async fn matters_by_ids(&self, ids: &[i64]) -> Result<Vec<Matter>>;
     /// Matters the scheduler must look at by `now`, soonest first, whatever
     /// the scope (the scheduler acts for the whole deployment).
     async fn due_matters(&self, now: i64, limit: u32) -> Result<Vec<Matter>>;

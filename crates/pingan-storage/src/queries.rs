@@ -346,52 +346,6 @@ macro_rules! store_impl {
             row.as_ref().map(shared_rows::matter).transpose()
         }
 
-        /// Inserts a new matter, its photos and its first log entry inside the
-        /// caller's transaction; the answer is built from what was written,
-        /// without reading the row back.
-        async fn insert_matter_tx(
-            tx: &mut sqlx::Transaction<'static, $db>,
-            keys: &crate::PersonalDataKeys,
-            m: &crate::NewMatter,
-            log: &crate::NewLogEntry,
-        ) -> crate::Result<(crate::Matter, bool)> {
-            use sqlx::Row;
-            let now = log.at;
-            let contact = m.contact.as_deref().map(str::trim).filter(|c| !c.is_empty());
-            let contact_masked = contact.map(pingan_domain::mask::mask_phone);
-            let row = sqlx::query(
-                "INSERT INTO matters (tracking_code, idempotency_key, state, version, category_code, severity, description, \
-                 grid_code, lng, lat, source, reporter_id, contact_cipher, contact_masked, holder, next_due, created_at, updated_at) \
-                 VALUES ($1, $2, $3, 1, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $16, $15, $15) RETURNING id",
-            )
-            .bind(&m.tracking_code)
-            .bind(&m.idempotency_key)
-            .bind(&m.state)
-            .bind(&m.category_code)
-            .bind(&m.severity)
-            .bind(&m.description)
-            .bind(&m.grid_code)
-            .bind(m.lng)
-            .bind(m.lat)
-            .bind(&m.source)
-            .bind(m.reporter_id)
-            .bind(contact.map(|c| keys.encrypt(CONTACT_FIELD, c)))
-            .bind(&contact_masked)
-            .bind(&m.holder)
-            .bind(now)
-            .bind(m.next_due)
-            .fetch_one(&mut **tx)
-            .await
-            .map_err(|e| map_insert_error(e, "report"))?;
-            let id: i64 = row.try_get("id")?;
-            insert_photos_tx(tx, id, &m.photos, now).await?;
-            let mut entry = log.clone();
-            entry.subject = format!("matter:{id}");
-            append_log_tx(tx, &entry).await?;
-            let matter = new_matter(id, m, contact_masked, now);
-            Ok((matter, true))
-        }
-
         const LOG_COLUMNS: &str = "seq, at, subject, actor_id, actor_role, unit_id, action, from_state, to_state, body, prev_hash, hash";
 
         /// Appends to the event log inside the caller's transaction, so a state
@@ -1197,20 +1151,13 @@ macro_rules! store_impl {
                 m: &crate::NewMatter,
                 log: &crate::NewLogEntry,
             ) -> crate::Result<(crate::Matter, bool)> {
-                if let Some(key) = &m.idempotency_key {
-                    if let Some(existing) = matter_by_key(&self.pool, key).await? {
-                        return Ok((existing, false));
-                    }
-                }
-                let mut tx = self.writer.begin().await?;
-                match insert_matter_tx(&mut tx, &self.keys, m, log).await {
-                    Ok(made) => {
-                        tx.commit().await?;
-                        Ok(made)
-                    }
+                // One report is a group of one: the same inserts and chain append.
+                match self.create_matters(&[(m.clone(), log.clone())]).await {
+                    Ok(mut made) => made
+                        .pop()
+                        .ok_or_else(|| crate::StoreError::Invalid("the report has no answer".into())),
                     Err(crate::StoreError::Conflict(what)) if m.idempotency_key.is_some() => {
                         // The same report arrived twice at once: the other copy won.
-                        drop(tx);
                         let key = m.idempotency_key.clone().unwrap_or_default();
                         matter_by_key(&self.pool, &key)
                             .await?
@@ -1389,6 +1336,22 @@ macro_rules! store_impl {
                     return Ok(0);
                 }
                 Ok(q.build().fetch_one(&self.pool).await?.try_get("n")?)
+            }
+
+            async fn matters_by_ids(&self, ids: &[i64]) -> crate::Result<Vec<crate::Matter>> {
+                let mut out = Vec::with_capacity(ids.len());
+                for chunk in bulk_chunks(ids) {
+                    let mut q = sqlx::QueryBuilder::<$db>::new(format!("SELECT {MATTER_COLUMNS} FROM matters WHERE id IN ("));
+                    let mut list = q.separated(", ");
+                    for id in chunk {
+                        list.push_bind(*id);
+                    }
+                    q.push(")");
+                    for row in q.build().fetch_all(&self.pool).await? {
+                        out.push(shared_rows::matter(&row)?);
+                    }
+                }
+                Ok(out)
             }
 
             async fn due_matters(&self, now: i64, limit: u32) -> crate::Result<Vec<crate::Matter>> {

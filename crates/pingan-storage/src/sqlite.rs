@@ -30,13 +30,7 @@ impl SqliteStore {
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal)
             .foreign_keys(true)
-            .busy_timeout(Duration::from_secs(10))
-            // Each connection's page cache is dropped whenever another one
-            // commits; reading pages through a shared memory map instead of
-            // read() calls keeps that cheap (measured: bench/intake.sh).
-            .pragma("mmap_size", "1073741824")
-            .pragma("cache_size", "-32768")
-            .pragma("temp_store", "memory");
+            .busy_timeout(Duration::from_secs(10));
         let pool = SqlitePoolOptions::new()
             .max_connections(4)
             .connect_with(options.clone())

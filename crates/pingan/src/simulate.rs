@@ -49,8 +49,8 @@ pub struct SimReport {
 struct Cast {
     /// Centre operators by the region prefix they hold matters for.
     operators: HashMap<String, Account>,
-    /// Grid workers with the grids of their village.
-    workers: Vec<(Account, Vec<GridCode>)>,
+    /// Grid workers with the grids of their village, by county.
+    workers: HashMap<String, Vec<(Account, Vec<GridCode>)>>,
     citizens: HashMap<String, Vec<Account>>,
     /// Units that handle matters: county departments and township offices,
     /// with the handler account of each.
@@ -188,24 +188,13 @@ pub async fn run(state: &AppState, days: u32, seed: u64, end: i64) -> anyhow::Re
                 Severity::Normal
             };
             let by_worker = rng.below(100) < 72;
-            let (reporter, grid) = if by_worker {
-                let in_county: Vec<&(Account, Vec<GridCode>)> = cast
-                    .workers
-                    .iter()
-                    .filter(|(a, _)| a.scope.prefix().starts_with(&county))
-                    .collect();
-                let (worker, grids) = *rng.pick(&in_county);
-                (worker.clone(), rng.pick(grids).clone())
+            // Citizens report in the grids the county's workers look after.
+            let (worker, grids) = rng.pick(&cast.workers[&county]);
+            let grid = rng.pick(grids).clone();
+            let reporter = if by_worker {
+                worker.clone()
             } else {
-                let citizens = &cast.citizens[&county];
-                let citizen = rng.pick(citizens).clone();
-                let in_county: Vec<&(Account, Vec<GridCode>)> = cast
-                    .workers
-                    .iter()
-                    .filter(|(a, _)| a.scope.prefix().starts_with(&county))
-                    .collect();
-                let (_, grids) = *rng.pick(&in_county);
-                (citizen, rng.pick(grids).clone())
+                rng.pick(&cast.citizens[&county]).clone()
             };
             let Some((lng, lat)) = point_in(state, &grid, &mut rng) else {
                 continue;
@@ -595,7 +584,7 @@ async fn cast(state: &AppState, rng: &mut SplitMix64) -> anyhow::Result<Cast> {
     };
     let mut cast = Cast {
         operators: HashMap::new(),
-        workers: Vec::new(),
+        workers: HashMap::new(),
         citizens: HashMap::new(),
         departments: HashMap::new(),
         township_units: HashMap::new(),
@@ -731,7 +720,10 @@ async fn cast(state: &AppState, rng: &mut SplitMix64) -> anyhow::Result<Cast> {
                     &format!("{}网格员", n(township)),
                 )
                 .await?;
-                cast.workers.push((worker, villages[&village].clone()));
+                cast.workers
+                    .entry(county.to_string())
+                    .or_default()
+                    .push((worker, villages[&village].clone()));
             }
         }
         for i in 0..4 {

@@ -271,3 +271,17 @@ pub async fn login_token(f: &Fixture, username: &str) -> String {
     assert_eq!(status, StatusCode::OK, "{body}");
     body["token"].as_str().unwrap().to_string()
 }
+
+/// A grid worker's report of road debris in grid 330102001001001.
+pub async fn file_road_report(f: &Fixture, description: &str) -> Value {
+    let (status, m) = call(
+        &f.app,
+        Method::POST,
+        "/api/v1/matters",
+        Some(&f.tokens[&Role::GridWorker]),
+        Some(json!({"description": description, "category_code": "0403", "grid_code": "330102001001001"})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{m}");
+    m
+}
