@@ -11,6 +11,7 @@ pub mod intake;
 pub mod matters;
 pub mod notify;
 pub mod openapi;
+pub mod overview;
 pub mod photos;
 pub mod portal;
 pub mod routes;
@@ -113,6 +114,9 @@ fn build_router(state: AppState, assets: Option<web::Assets>) -> Router {
         .route("/api/v1/matters/counts", get(matters::counts))
         .route("/api/v1/matters/geojson", get(matters::geojson))
         .route("/api/v1/matters/{id}", get(matters::get))
+        .route("/api/v1/matters/{id}/duplicates", get(matters::duplicates))
+        .route("/api/v1/map/{code}", get(overview::map))
+        .route("/api/v1/dashboard", get(overview::dashboard))
         .route(
             "/api/v1/matters/{id}/dispatch-options",
             get(matters::dispatch_options),

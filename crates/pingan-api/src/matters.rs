@@ -580,6 +580,8 @@ pub struct MatterListQuery {
     pub to: Option<i64>,
     /// Only supervised (督办) matters (true) or only the others (false).
     pub supervised: Option<bool>,
+    /// Only matters the scheduler escalated (true) or never escalated (false).
+    pub escalated: Option<bool>,
     /// The `next` value of the previous page.
     pub after: Option<String>,
     /// 1-1000, default 100.
@@ -597,7 +599,7 @@ fn digits(what: &str, v: &str, lens: &[usize]) -> ApiResult<String> {
 }
 
 impl MatterListQuery {
-    fn filter(&self, caller: &Account) -> ApiResult<MatterFilter> {
+    pub(crate) fn filter(&self, caller: &Account) -> ApiResult<MatterFilter> {
         let mut states = Vec::new();
         for s in self
             .state
@@ -627,6 +629,7 @@ impl MatterListQuery {
             created_from: self.from,
             created_to: self.to,
             supervised: self.supervised,
+            escalated: self.escalated,
             // Citizens and landlords list only what they reported.
             reporter_id: matches!(caller.role, Role::Citizen | Role::Landlord).then_some(caller.id),
             ..MatterFilter::default()
@@ -731,6 +734,7 @@ pub async fn geojson(
         from: None,
         to: None,
         supervised: q.supervised,
+        escalated: None,
         after: None,
         limit: None,
     };
@@ -992,6 +996,30 @@ pub async fn perform(
     req: ActionRequest,
     now: i64,
 ) -> ApiResult<Matter> {
+    perform_acting(state, caller, id, req, now, false).await
+}
+
+/// Performs an action for the matter's contact person, whose phone the portal
+/// has verified: a resident who reported to a grid worker rates and reopens
+/// the matter as its reporter would.
+pub async fn perform_as_contact(
+    state: &AppState,
+    portal: &Account,
+    id: i64,
+    req: ActionRequest,
+    now: i64,
+) -> ApiResult<Matter> {
+    perform_acting(state, portal, id, req, now, true).await
+}
+
+async fn perform_acting(
+    state: &AppState,
+    caller: &Account,
+    id: i64,
+    req: ActionRequest,
+    now: i64,
+    verified_contact: bool,
+) -> ApiResult<Matter> {
     let action: Action = req
         .action
         .parse()
@@ -999,9 +1027,19 @@ pub async fn perform(
     if let Some(note) = &req.note {
         check_text("note", note, MAX_NOTE_CHARS, false)?;
     }
-    let m = visible_matter(state, caller, id).await?;
+    let m = if verified_contact {
+        state
+            .store
+            .matter(&caller.scope, id)
+            .await?
+            .ok_or(ApiError::NotFound("matter"))?
+    } else {
+        visible_matter(state, caller, id).await?
+    };
     let from = parse_state(&m)?;
-    let actors = rules::actors(caller.role, &relation(caller, &m));
+    let mut rel = relation(caller, &m);
+    rel.is_reporter |= verified_contact;
+    let actors = rules::actors(caller.role, &rel);
     let (to, actor) = pick_actor(from, action, &actors)?;
     let mut change = MatterChange {
         state: to.as_str().to_string(),
@@ -1576,4 +1614,68 @@ pub async fn dispatch_options(
         deadline_preview: limit.map(|l| l.deadline(&state.calendar, now_ms())),
         units,
     }))
+}
+
+/// A matter that may report the same thing, and how far away it is.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PossibleDuplicate {
+    #[serde(flatten)]
+    pub matter: MatterView,
+    /// Metres between the two reported points.
+    pub distance_m: f64,
+}
+
+/// Possible duplicates (疑似重复) of a matter: others of the same category
+/// filed within 250 m and 7 days of it, not rejected or merged, within the
+/// caller's scope, nearest first (at most 50). A matter without a point or a
+/// category has none.
+#[utoipa::path(get, path = "/api/v1/matters/{id}/duplicates", tag = "matters",
+    params(("id" = i64, Path)),
+    responses((status = 200, body = Vec<PossibleDuplicate>), (status = 404, body = ErrorBody)))]
+pub async fn duplicates(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    ApiPath(id): ApiPath<i64>,
+) -> ApiResult<Json<Vec<PossibleDuplicate>>> {
+    let m = visible_matter(&state, &caller, id).await?;
+    let (Some(lng), Some(lat), Some(category)) = (m.lng, m.lat, m.category_code.clone()) else {
+        return Ok(Json(Vec::new()));
+    };
+    let filter = MatterFilter {
+        states: workflow::State::ALL
+            .into_iter()
+            .filter(|s| !matches!(s, workflow::State::Rejected | workflow::State::Merged))
+            .map(|s| s.as_str().to_string())
+            .collect(),
+        category_prefix: Some(category),
+        created_from: Some(m.created_at - rules::DUPLICATE_WINDOW_MS),
+        created_to: Some(m.created_at + rules::DUPLICATE_WINDOW_MS + 1),
+        bbox: Some(rules::box_around((lng, lat), rules::DUPLICATE_RADIUS_M)),
+        reporter_id: matches!(caller.role, Role::Citizen | Role::Landlord).then_some(caller.id),
+        ..MatterFilter::default()
+    };
+    let rows = state
+        .store
+        .matters(
+            &caller.scope,
+            &filter,
+            &StorePage::first(StorePage::MAX_LIMIT),
+        )
+        .await?;
+    let mut found = Vec::new();
+    for other in rows {
+        let (Some(olng), Some(olat)) = (other.lng, other.lat) else {
+            continue;
+        };
+        let distance_m = rules::distance_m((lng, lat), (olng, olat));
+        if other.id != m.id && distance_m <= rules::DUPLICATE_RADIUS_M {
+            found.push(PossibleDuplicate {
+                distance_m: (distance_m * 10.0).round() / 10.0,
+                matter: view(&caller, other)?,
+            });
+        }
+    }
+    found.sort_by(|a, b| a.distance_m.total_cmp(&b.distance_m));
+    found.truncate(50);
+    Ok(Json(found))
 }

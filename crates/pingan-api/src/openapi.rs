@@ -2,7 +2,7 @@
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::{auth, categories, imports, matters, notify, photos, portal, routes, views};
+use crate::{auth, categories, imports, matters, notify, overview, photos, portal, routes, views};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -40,6 +40,9 @@ use crate::{auth, categories, imports, matters, notify, photos, portal, routes, 
         matters::counts,
         matters::geojson,
         matters::dispatch_options,
+        matters::duplicates,
+        overview::map,
+        overview::dashboard,
         portal::send_code,
         portal::report,
         portal::act,

@@ -347,7 +347,8 @@ pub struct PortalAction {
     pub note: Option<String>,
 }
 
-/// Rates or reopens a portal report, by its tracking code and phone.
+/// Rates or reopens a matter by its tracking code and the contact phone given
+/// with the report (by the resident on the portal, or to a grid worker).
 #[utoipa::path(post, path = "/api/v1/track/{code}/actions", tag = "portal", security(()),
     params(("code" = String, Path)), request_body = PortalAction,
     responses((status = 200, body = TrackingView), (status = 400, body = ErrorBody),
@@ -367,7 +368,6 @@ pub async fn act(
         .store
         .matter_by_tracking_code(&code)
         .await?
-        .filter(|m| m.reporter_id == Some(account.id))
         .ok_or(ApiError::NotFound("matter"))?;
     let now = now_ms();
     if let Some(retry_after_secs) = state.portal.locked(&code, now) {
@@ -378,7 +378,7 @@ pub async fn act(
         state.portal.wrong_phone(&code, now);
         return Err(ApiError::NotFound("matter"));
     }
-    let done = matters::perform(
+    let done = matters::perform_as_contact(
         &state,
         &account,
         matter.id,

@@ -523,8 +523,22 @@ pub async fn reveal_phone(
 
 /// A MultiPolygon as a GeoJSON geometry object.
 fn multipolygon_json(mp: &geo::MultiPolygon<f64>) -> serde_json::Value {
-    let ring =
-        |r: &geo::LineString<f64>| -> Vec<[f64; 2]> { r.0.iter().map(|c| [c.x, c.y]).collect() };
+    multipolygon_json_with(mp, |v| v)
+}
+
+/// A MultiPolygon as a GeoJSON geometry object with coordinates to 1e-6°
+/// (about 0.1 m), for maps of many shapes.
+pub(crate) fn multipolygon_json_rounded(mp: &geo::MultiPolygon<f64>) -> serde_json::Value {
+    multipolygon_json_with(mp, |v| (v * 1e6).round() / 1e6)
+}
+
+fn multipolygon_json_with(
+    mp: &geo::MultiPolygon<f64>,
+    round: impl Fn(f64) -> f64,
+) -> serde_json::Value {
+    let ring = |r: &geo::LineString<f64>| -> Vec<[f64; 2]> {
+        r.0.iter().map(|c| [round(c.x), round(c.y)]).collect()
+    };
     let polygons: Vec<Vec<Vec<[f64; 2]>>> =
         mp.0.iter()
             .map(|p| {

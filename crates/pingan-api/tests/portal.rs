@@ -136,21 +136,37 @@ async fn report_follow_and_rate_without_an_account(store: Arc<dyn Store>) {
     )
     .await;
     assert_error(status, &body, StatusCode::BAD_REQUEST, "bad_request");
-    // Matters filed by accounts cannot be acted on through the portal.
-    let worker = file_as(&f, &f.tokens[&Role::GridWorker]).await;
-    let (status, _) = post(format!("/api/v1/track/{worker}/actions"), rate(PHONE)).await;
+    // A resident who reported to a grid worker reaches the matter with the
+    // phone given as its contact (here too early to rate); without a contact
+    // nobody can act on it through the portal.
+    let worker = file_as(&f, &f.tokens[&Role::GridWorker], Some(PHONE)).await;
+    let (status, body) = post(format!("/api/v1/track/{worker}/actions"), rate(PHONE)).await;
+    assert_error(
+        status,
+        &body,
+        StatusCode::CONFLICT,
+        "action_not_allowed_in_state",
+    );
+    let (status, _) = post(
+        format!("/api/v1/track/{worker}/actions"),
+        rate("13700000000"),
+    )
+    .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
-    assert_eq!(f.store.verify_log().await.unwrap(), Ok(9));
+    let silent = file_as(&f, &f.tokens[&Role::GridWorker], None).await;
+    let (status, _) = post(format!("/api/v1/track/{silent}/actions"), rate(PHONE)).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(f.store.verify_log().await.unwrap(), Ok(10));
 }
 
-async fn file_as(f: &Fixture, token: &str) -> String {
+async fn file_as(f: &Fixture, token: &str, contact: Option<&str>) -> String {
     let (status, m) = call(
         &f.app,
         Method::POST,
         "/api/v1/matters",
         Some(token),
         Some(json!({"description": "井盖缺失", "category_code": "0401", "grid_code": "330102001001001",
-                    "contact": PHONE})),
+                    "contact": contact})),
     )
     .await;
     assert_eq!(status, StatusCode::CREATED, "{m}");

@@ -115,9 +115,65 @@ pub fn is_tracking_code(code: &str) -> bool {
     code.len() == TRACKING_LEN && code.bytes().all(|b| TRACKING_ALPHABET.contains(&b))
 }
 
+/// Possible duplicates (疑似重复): the same category within this distance …
+pub const DUPLICATE_RADIUS_M: f64 = 250.0;
+/// … and this time of each other.
+pub const DUPLICATE_WINDOW_MS: i64 = 7 * 24 * 3_600_000;
+
+const EARTH_RADIUS_M: f64 = 6_371_008.8;
+
+/// The great-circle distance in metres between two WGS-84 points (haversine;
+/// within a metre of the ellipsoid at the few hundred metres compared here).
+pub fn distance_m(a: (f64, f64), b: (f64, f64)) -> f64 {
+    let (lng1, lat1) = (a.0.to_radians(), a.1.to_radians());
+    let (lng2, lat2) = (b.0.to_radians(), b.1.to_radians());
+    let h = ((lat2 - lat1) / 2.0).sin().powi(2)
+        + lat1.cos() * lat2.cos() * ((lng2 - lng1) / 2.0).sin().powi(2);
+    2.0 * EARTH_RADIUS_M * h.sqrt().min(1.0).asin()
+}
+
+/// A box around a point holding every point within `radius_m` of it, for a
+/// coarse query before [`distance_m`]: `[west, south, east, north]`.
+pub fn box_around(point: (f64, f64), radius_m: f64) -> [f64; 4] {
+    let dlat = (radius_m / EARTH_RADIUS_M).to_degrees();
+    // Widen by the cosine of the latitude nearer the pole.
+    let lat_pole = point.1.abs() + dlat;
+    let dlng = dlat / lat_pole.to_radians().cos().max(1e-6);
+    [
+        point.0 - dlng,
+        point.1 - dlat,
+        point.0 + dlng,
+        point.1 + dlat,
+    ]
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn distances_match_known_values_and_boxes_hold_the_circle() {
+        // One degree of latitude is about 111.2 km; one of longitude at 30°N about 96.3 km.
+        assert!((distance_m((120.0, 30.0), (120.0, 31.0)) - 111_195.0).abs() < 10.0);
+        assert!((distance_m((120.0, 30.0), (121.0, 30.0)) - 96_297.0).abs() < 50.0);
+        assert_eq!(distance_m((120.2, 30.2), (120.2, 30.2)), 0.0);
+        let centre = (120.25, 29.71);
+        let [w, s, e, n] = box_around(centre, DUPLICATE_RADIUS_M);
+        for i in 0..360 {
+            let t = f64::from(i).to_radians();
+            // A point just inside the radius in every direction lies inside the box.
+            let (dx, dy) = (t.cos() * 249.0, t.sin() * 249.0);
+            let p = (
+                centre.0 + (dx / (EARTH_RADIUS_M * centre.1.to_radians().cos())).to_degrees(),
+                centre.1 + (dy / EARTH_RADIUS_M).to_degrees(),
+            );
+            assert!(distance_m(centre, p) < DUPLICATE_RADIUS_M);
+            assert!(
+                p.0 >= w && p.0 <= e && p.1 >= s && p.1 <= n,
+                "{p:?} outside"
+            );
+        }
+    }
 
     #[test]
     fn operators_name_their_channel_others_keep_theirs() {

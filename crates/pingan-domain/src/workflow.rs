@@ -117,6 +117,12 @@ impl State {
     pub const fn is_closed(self) -> bool {
         matches!(self, State::Closed | State::Rated)
     }
+
+    /// Whether the matter is still to be dealt with: neither closed nor
+    /// ended (rejected, merged). Suspended matters stay open.
+    pub fn is_open(self) -> bool {
+        !self.is_closed() && !self.is_final()
+    }
 }
 
 impl fmt::Display for State {

@@ -196,6 +196,13 @@ impl LocateIndex {
         self.grids.iter().map(|(c, mp)| (c, mp))
     }
 
+    /// The grids whose code starts with `prefix` (a region's subtree), in code order.
+    pub fn under(&self, prefix: &str) -> &[(GridCode, MultiPolygon<f64>)] {
+        let start = self.grids.partition_point(|(c, _)| c.as_str() < prefix);
+        let len = self.grids[start..].partition_point(|(c, _)| c.as_str().starts_with(prefix));
+        &self.grids[start..start + len]
+    }
+
     /// Adds grids, replacing any with the same code, and rebuilds the index.
     ///
     /// A full rebuild keeps the structures compact and the code simple; at a
@@ -1147,6 +1154,33 @@ mod tests {
             }
             many => panic!("test grids overlap at ({x}, {y}): {many:?}"),
         }
+    }
+
+    #[test]
+    fn under_a_prefix_gives_exactly_that_subtree() {
+        let grids = jittered_lattice(40, 40, (120.0, 30.0), 0.01, 7);
+        let index = LocateIndex::new(grids.clone());
+        for prefix in [
+            "330102000001",
+            "330102000002",
+            "330102",
+            "3301020000",
+            "330103",
+            "1",
+        ] {
+            let want: Vec<&str> = grids
+                .iter()
+                .map(|(c, _)| c.as_str())
+                .filter(|c| c.starts_with(prefix))
+                .collect();
+            let got: Vec<&str> = index
+                .under(prefix)
+                .iter()
+                .map(|(c, _)| c.as_str())
+                .collect();
+            assert_eq!(got, want, "prefix {prefix}");
+        }
+        assert_eq!(index.under("").len(), grids.len());
     }
 
     #[test]

@@ -192,6 +192,24 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         change: &MatterChange,
         log: &NewLogEntry,
     ) -> Result<Matter>;
+    /// How many matters in the scope pass the filter, per group, state and
+    /// overdue flag.
+    async fn tally_matters(
+        &self,
+        scope: &Scope,
+        filter: &MatterFilter,
+        by: TallyBy,
+    ) -> Result<Vec<MatterTally>>;
+    /// The matters passing the filter whose deadline fell in `[from, to)`.
+    async fn deadline_cohort(
+        &self,
+        scope: &Scope,
+        filter: &MatterFilter,
+        from: i64,
+        to: i64,
+    ) -> Result<DeadlineCohort>;
+    /// The stored boundaries of these regions (12-digit codes), where known.
+    async fn region_shapes(&self, codes: &[String]) -> Result<Vec<(String, Vec<u8>)>>;
     /// How many matters in the scope pass the filter, per state.
     async fn count_matters_by_state(
         &self,

@@ -190,6 +190,13 @@ macro_rules! store_impl {
                 q.push(" AND lng >= ").push_bind(west).push(" AND lng <= ").push_bind(east);
                 q.push(" AND lat >= ").push_bind(south).push(" AND lat <= ").push_bind(north);
             }
+            if let Some(v) = f.escalated {
+                q.push(if v { " AND EXISTS" } else { " AND NOT EXISTS" });
+                q.push(
+                    " (SELECT 1 FROM event_log e WHERE e.subject = 'matter:' || matters.id \
+                     AND e.action = 'escalate')",
+                );
+            }
             true
         }
 
@@ -1469,6 +1476,85 @@ macro_rules! store_impl {
                     .await?;
                 tx.commit().await?;
                 shared_rows::matter(&row)
+            }
+
+            async fn tally_matters(
+                &self,
+                scope: &pingan_domain::Scope,
+                filter: &crate::MatterFilter,
+                by: crate::TallyBy,
+            ) -> crate::Result<Vec<crate::MatterTally>> {
+                use sqlx::Row;
+                let key = match by {
+                    crate::TallyBy::GridPrefix(n) => format!("substr(grid_code, 1, {})", n.clamp(2, 15)),
+                    crate::TallyBy::Category => "COALESCE(category_code, '')".to_string(),
+                };
+                let mut q = sqlx::QueryBuilder::<$db>::new(format!(
+                    "SELECT {key} AS k, state, overdue, COUNT(*) AS n FROM matters WHERE "
+                ));
+                if !push_matter_filter(&mut q, scope, filter) {
+                    return Ok(Vec::new());
+                }
+                q.push(" GROUP BY k, state, overdue ORDER BY k, state");
+                let rows = q.build().fetch_all(&self.pool).await?;
+                rows.iter()
+                    .map(|r| {
+                        Ok(crate::MatterTally {
+                            key: r.try_get("k")?,
+                            state: r.try_get("state")?,
+                            overdue: r.try_get("overdue")?,
+                            count: r.try_get("n")?,
+                        })
+                    })
+                    .collect()
+            }
+
+            async fn deadline_cohort(
+                &self,
+                scope: &pingan_domain::Scope,
+                filter: &crate::MatterFilter,
+                from: i64,
+                to: i64,
+            ) -> crate::Result<crate::DeadlineCohort> {
+                use sqlx::Row;
+                let mut q = sqlx::QueryBuilder::<$db>::new(
+                    "SELECT COUNT(*) AS due, \
+                     COALESCE(SUM(CASE WHEN state = 'suspended' THEN 1 ELSE 0 END), 0) AS suspended, \
+                     COALESCE(SUM(CASE WHEN state IN ('closed', 'rated') THEN 1 ELSE 0 END), 0) AS closed, \
+                     COALESCE(SUM(CASE WHEN state IN ('closed', 'rated') AND closed_at <= deadline \
+                         THEN 1 ELSE 0 END), 0) AS on_time \
+                     FROM matters WHERE ",
+                );
+                if !push_matter_filter(&mut q, scope, filter) {
+                    return Ok(crate::DeadlineCohort::default());
+                }
+                q.push(" AND deadline >= ").push_bind(from).push(" AND deadline < ").push_bind(to);
+                let row = q.build().fetch_one(&self.pool).await?;
+                Ok(crate::DeadlineCohort {
+                    due: row.try_get("due")?,
+                    suspended: row.try_get("suspended")?,
+                    closed: row.try_get("closed")?,
+                    closed_on_time: row.try_get("on_time")?,
+                })
+            }
+
+            async fn region_shapes(&self, codes: &[String]) -> crate::Result<Vec<(String, Vec<u8>)>> {
+                use sqlx::Row;
+                let mut out = Vec::new();
+                for chunk in codes.chunks(crate::queries::CHUNK) {
+                    let mut q = sqlx::QueryBuilder::<$db>::new(
+                        "SELECT code, geometry FROM region_shapes WHERE code IN (",
+                    );
+                    let mut list = q.separated(", ");
+                    for c in chunk {
+                        list.push_bind(c.as_str());
+                    }
+                    q.push(") ORDER BY code");
+                    for r in q.build().fetch_all(&self.pool).await? {
+                        out.push((r.try_get("code")?, r.try_get("geometry")?));
+                    }
+                }
+                Ok(out)
             }
 
             async fn count_matters_by_state(

@@ -261,6 +261,40 @@ pub struct MatterFilter {
     pub supervised: Option<bool>,
     /// Only matters with a position inside (west, south, east, north), WGS-84.
     pub bbox: Option<[f64; 4]>,
+    /// Only matters the scheduler escalated (true) or never escalated (false).
+    pub escalated: Option<bool>,
+}
+
+/// How [`crate::Store::tally_matters`] groups matters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TallyBy {
+    /// By the first `n` digits of the grid code: 6 county, 9 township,
+    /// 12 village, 15 grid.
+    GridPrefix(usize),
+    /// By category code (`""` for matters not yet categorised).
+    Category,
+}
+
+/// Matters of one group in one state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MatterTally {
+    pub key: String,
+    pub state: String,
+    pub overdue: bool,
+    pub count: i64,
+}
+
+/// The matters whose deadline fell in a period (应结案): the denominator of
+/// the closure and on-time closure rates (DOMAIN.md §5).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DeadlineCohort {
+    pub due: i64,
+    /// Of those, suspended now (taken out of the denominator).
+    pub suspended: i64,
+    /// Of those, closed (结案, incl. rated).
+    pub closed: i64,
+    /// Of those, closed no later than their deadline.
+    pub closed_on_time: i64,
 }
 
 /// A notification (通知) the notifier writes for one audience.
