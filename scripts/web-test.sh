@@ -27,4 +27,5 @@ export BASE_URL="http://127.0.0.1:$PORT" ACCOUNTS="$WORK/data/demo-accounts.txt"
 npm run --silent test:smoke
 node tests/scope.mjs
 node tests/portal.mjs
+node tests/loop.mjs
 npm run --silent test:offline

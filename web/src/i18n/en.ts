@@ -173,6 +173,8 @@ const en: typeof zh = {
     gpsFailed: 'No location; using my grid',
     description: 'Description (optional)',
     descriptionPh: 'Defaults to the category name',
+    contact: "Resident's phone (optional)",
+    contactHint: 'With it, the resident follows and rates the matter by its tracking code.',
     submit: 'Submit report',
     needCategory: 'Pick a category',
     needPhoto: 'Take a photo',

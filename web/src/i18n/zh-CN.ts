@@ -165,6 +165,8 @@ export default {
     gpsFailed: '无法定位，已改用我的网格',
     description: '描述（选填）',
     descriptionPh: '默认为类别名称',
+    contact: '报事群众手机号（选填）',
+    contactHint: '填写后，群众可凭查询码和此手机号查看进度并评价。',
     submit: '提交上报',
     needCategory: '请选择类别',
     needPhoto: '请拍一张照片',
