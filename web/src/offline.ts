@@ -277,7 +277,8 @@ async function sendOne(item: QueueItem): Promise<SentRecord> {
     const r = await post('/api/v1/matters', JSON.stringify(body), 'application/json')
     return { id: item.id, kind: 'report', label: item.label, at: Date.now(), tracking_code: r.json?.tracking_code, matter_id: r.json?.id }
   }
-  const body = shas.length ? { ...item.body, photos: shas } : item.body
+  // The key makes a resend after a lost answer harmless: the server applies the action once.
+  const body = { ...item.body, ...(shas.length ? { photos: shas } : {}), idempotency_key: item.id }
   await post(`/api/v1/matters/${item.matter_id}/actions`, JSON.stringify(body), 'application/json')
   return { id: item.id, kind: 'action', label: item.label, at: Date.now(), matter_id: item.matter_id }
 }

@@ -178,6 +178,20 @@ pub(crate) async fn visible_matter(
     Ok(m)
 }
 
+fn check_idempotency_key(key: &str) -> ApiResult<()> {
+    let ok = (8..=64).contains(&key.len())
+        && key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
+    if ok {
+        Ok(())
+    } else {
+        Err(ApiError::invalid(
+            "bad_idempotency_key",
+            "idempotency_key 须为 8-64 位字母、数字或连字符",
+            "idempotency_key must be 8-64 letters, digits or dashes",
+        ))
+    }
+}
+
 fn tracking_code() -> String {
     // thread_rng is a CSPRNG seeded from the OS; OsRng would cost a system call per character.
     let mut rng = rand::thread_rng();
@@ -321,15 +335,7 @@ pub async fn file_report(
         ));
     }
     if let Some(key) = &req.idempotency_key {
-        let ok = (8..=64).contains(&key.len())
-            && key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
-        if !ok {
-            return Err(ApiError::invalid(
-                "bad_idempotency_key",
-                "idempotency_key 须为 8-64 位字母、数字或连字符",
-                "idempotency_key must be 8-64 letters, digits or dashes",
-            ));
-        }
+        check_idempotency_key(key)?;
     }
     if let Some(contact) = &req.contact {
         check_text("contact", contact, 32, false)?;
@@ -939,6 +945,10 @@ pub struct ActionRequest {
     /// self_resolve / report_handled: photos of the result (required), uploaded
     /// before with `POST /api/v1/photos`.
     pub photos: Option<Vec<String>>,
+    /// 8-64 letters, digits or dashes, made by the client: an action sent
+    /// again with the same key (a phone resending after a lost answer) is
+    /// not applied twice; the answer is the matter as it is.
+    pub idempotency_key: Option<String>,
 }
 
 /// A matter's milestones, as stored (JSON) on the matter.
@@ -1012,6 +1022,15 @@ pub async fn perform_as_contact(
     perform_acting(state, portal, id, req, now, true).await
 }
 
+/// Whether an action with this idempotency key is in the matter's log.
+async fn already_applied(state: &AppState, id: i64, key: &str) -> ApiResult<bool> {
+    let entries = state.store.log_for(&format!("matter:{id}")).await?;
+    Ok(entries.iter().any(|e| {
+        serde_json::from_str::<serde_json::Value>(&e.body)
+            .is_ok_and(|b| b.get("idempotency_key").and_then(|k| k.as_str()) == Some(key))
+    }))
+}
+
 async fn perform_acting(
     state: &AppState,
     caller: &Account,
@@ -1036,6 +1055,12 @@ async fn perform_acting(
     } else {
         visible_matter(state, caller, id).await?
     };
+    if let Some(key) = &req.idempotency_key {
+        check_idempotency_key(key)?;
+        if already_applied(state, id, key).await? {
+            return Ok(m);
+        }
+    }
     let from = parse_state(&m)?;
     let mut rel = relation(caller, &m);
     rel.is_reporter |= verified_contact;
@@ -1377,6 +1402,9 @@ async fn perform_acting(
     });
     if let Some(map) = body.as_object_mut() {
         map.extend(detail);
+        if let Some(key) = &req.idempotency_key {
+            map.insert("idempotency_key".into(), key.as_str().into());
+        }
     }
     let log = NewLogEntry {
         subject: String::new(),

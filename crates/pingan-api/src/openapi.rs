@@ -89,3 +89,23 @@ impl Modify for SessionAuth {
 pub fn document() -> utoipa::openapi::OpenApi {
     ApiDoc::openapi()
 }
+
+#[cfg(test)]
+mod tests {
+    /// The front end generates its API types from `web/openapi.json`, which
+    /// must therefore be the document the server answers with.
+    #[test]
+    fn web_copy_is_up_to_date() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../web/openapi.json");
+        let doc = serde_json::to_string_pretty(&super::document()).unwrap() + "\n";
+        if std::env::var_os("PINGAN_UPDATE_DOCS").is_some() {
+            std::fs::write(path, &doc).unwrap();
+            return;
+        }
+        let committed = std::fs::read_to_string(path).unwrap_or_default();
+        assert!(
+            committed == doc,
+            "web/openapi.json is out of date; run PINGAN_UPDATE_DOCS=1 cargo test -p pingan-api openapi"
+        );
+    }
+}

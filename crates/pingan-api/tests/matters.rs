@@ -12,7 +12,11 @@ use pingan_storage::photos::solid_png;
 use pingan_storage::{on_both_backends, Store};
 use serde_json::{json, Value};
 
-on_both_backends!(report_to_rating, refusals_write_nothing);
+on_both_backends!(
+    report_to_rating,
+    refusals_write_nothing,
+    an_action_resent_with_its_key_applies_once
+);
 
 async fn act(f: &Fixture, token: &str, id: i64, body: Value) -> (StatusCode, Value) {
     call(
@@ -388,4 +392,53 @@ async fn refusals_write_nothing(store: Arc<dyn Store>) {
         "report, register, remind: the refusals wrote nothing"
     );
     assert_eq!(f.store.verify_log().await.unwrap(), Ok(3));
+}
+
+/// A phone that lost the answer sends the same action again with the same
+/// key: it is applied once, and the second answer is the matter as it is.
+async fn an_action_resent_with_its_key_applies_once(store: Arc<dyn Store>) {
+    let f = fixture(store).await;
+    let operator = &f.tokens[&Role::CentreOperator];
+    let m = file_road_report(&f, "井盖缺失").await;
+    let id = m["id"].as_i64().unwrap();
+    let register = json!({"action": "register", "version": m["version"], "idempotency_key": "queue-item-0001"});
+    let (status, first) = act(&f, operator, id, register.clone()).await;
+    assert_eq!(status, StatusCode::OK, "{first}");
+    assert_eq!(first["state"], "registered");
+    let (status, again) = act(&f, operator, id, register).await;
+    assert_eq!(status, StatusCode::OK, "{again}");
+    assert_eq!(again["version"], first["version"]);
+    let log = f.store.log_for(&format!("matter:{id}")).await.unwrap();
+    assert_eq!(
+        log.iter().filter(|e| e.action == "register").count(),
+        1,
+        "applied once"
+    );
+    // Without its key the same request is refused, and a bad key is named.
+    let (status, body) = act(
+        &f,
+        operator,
+        id,
+        json!({"action": "register", "version": m["version"]}),
+    )
+    .await;
+    assert_error(
+        status,
+        &body,
+        StatusCode::CONFLICT,
+        "action_not_allowed_in_state",
+    );
+    let (status, body) = act(
+        &f,
+        operator,
+        id,
+        json!({"action": "reject", "version": first["version"], "note": "重复", "idempotency_key": "bad key!"}),
+    )
+    .await;
+    assert_error(
+        status,
+        &body,
+        StatusCode::BAD_REQUEST,
+        "bad_idempotency_key",
+    );
 }
