@@ -28,3 +28,5 @@ npm run --silent test:smoke
 node tests/scope.mjs
 node tests/portal.mjs
 npm run --silent test:offline
+node tests/export.mjs
+node tests/pages.mjs

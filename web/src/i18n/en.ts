@@ -25,6 +25,8 @@ const en: typeof zh = {
     no: 'No',
     all: 'All',
     loadFailed: 'Failed to load',
+    colon: ': ',
+    withCount: '{label} ({n})',
   },
   inbox: {
     title: 'Inbox',

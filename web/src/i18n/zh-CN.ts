@@ -23,6 +23,8 @@ export default {
     no: '否',
     all: '全部',
     loadFailed: '加载失败',
+    colon: '：',
+    withCount: '{label}（{n}）',
   },
   inbox: {
     title: '工作台',
