@@ -29,3 +29,5 @@ node tests/scope.mjs
 node tests/portal.mjs
 node tests/loop.mjs
 npm run --silent test:offline
+node tests/export.mjs
+node tests/pages.mjs

@@ -170,7 +170,7 @@ export function setUnauthorizedHandler(fn: () => void) {
   onUnauthorized = fn
 }
 
-type Query = Record<string, string | number | boolean | null | undefined>
+export type Query = Record<string, string | number | boolean | null | undefined>
 
 function withQuery(path: string, q?: Query): string {
   if (!q) return path
@@ -183,7 +183,7 @@ function withQuery(path: string, q?: Query): string {
   return s ? `${path}?${s}` : path
 }
 
-export async function request<T>(method: string, path: string, body?: unknown, raw?: Blob): Promise<T> {
+export async function request<T>(method: string, path: string, body?: unknown, raw?: Blob, signal?: AbortSignal): Promise<T> {
   const headers: Record<string, string> = { Accept: 'application/json' }
   let payload: BodyInit | undefined
   if (raw) {
@@ -195,8 +195,9 @@ export async function request<T>(method: string, path: string, body?: unknown, r
   }
   let res: Response
   try {
-    res = await fetch(path, { method, headers, body: payload, credentials: 'same-origin' })
+    res = await fetch(path, { method, headers, body: payload, credentials: 'same-origin', signal })
   } catch (e) {
+    if (signal?.aborted) throw new ApiError(0, 'aborted', '已取消', 'Cancelled')
     throw new ApiError(0, 'network', '网络连接失败', 'Network error')
   }
   if (!res.ok) {
@@ -223,8 +224,10 @@ export const api = {
   inbox: () => request<InboxBucket[] | { buckets: InboxBucket[] }>('GET', '/api/v1/inbox').then((r) =>
     Array.isArray(r) ? r : r.buckets,
   ),
-  matters: (q: Query) => request<Page<Matter>>('GET', withQuery('/api/v1/matters', q)),
-  counts: (q?: Query) => request<StateCounts>('GET', withQuery('/api/v1/matters/counts', q)),
+  matters: (q: Query, signal?: AbortSignal) =>
+    request<Page<Matter>>('GET', withQuery('/api/v1/matters', q), undefined, undefined, signal),
+  counts: (q?: Query, signal?: AbortSignal) =>
+    request<StateCounts>('GET', withQuery('/api/v1/matters/counts', q), undefined, undefined, signal),
   matter: (id: number) => request<Matter>('GET', `/api/v1/matters/${id}`),
   log: (id: number) => request<LogEntry[]>('GET', `/api/v1/matters/${id}/log`),
   act: (id: number, req: ActionRequest) => request<Matter>('POST', `/api/v1/matters/${id}/actions`, req),

@@ -18,8 +18,19 @@ export function formatTime(ms: number | null | undefined, locale?: string): stri
     const p = Object.fromEntries(zhFmt.formatToParts(d).map((x) => [x.type, x.value]))
     return `${p.year}年${p.month}月${p.day}日 ${p.hour === '24' ? '00' : p.hour}:${p.minute}`
   }
-  const p = Object.fromEntries(isoFmt.formatToParts(d).map((x) => [x.type, x.value]))
+  return isoTime(ms)
+}
+
+/** A time in China time as `2026-11-23 14:05` whatever the language (exports); '' when absent. */
+export function isoTime(ms: number | null | undefined): string {
+  if (ms === null || ms === undefined) return ''
+  const p = Object.fromEntries(isoFmt.formatToParts(new Date(ms)).map((x) => [x.type, x.value]))
   return `${p.year}-${p.month}-${p.day} ${p.hour === '24' ? '00' : p.hour}:${p.minute}`
+}
+
+/** A time in China time as `20261123-1405`, for file names. */
+export function fileStamp(ms: number): string {
+  return isoTime(ms).replace(/-/g, '').replace(' ', '-').replace(':', '')
 }
 
 export const isZh = computed(() => i18n.global.locale.value.startsWith('zh'))

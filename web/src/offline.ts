@@ -9,6 +9,7 @@
 //
 // Hand-written: a tiny promise wrapper around indexedDB, no dependency.
 import { reactive } from 'vue'
+import { i18n } from './i18n'
 
 export interface QueuedPhoto {
   type: string
@@ -237,6 +238,9 @@ class SendError extends Error {
   }
 }
 
+/** Whether the UI speaks Chinese now (the language a failure is told in). */
+const zh = () => i18n.global.locale.value.startsWith('zh')
+
 async function post(path: string, body: BodyInit, type: string): Promise<{ status: number; json: any }> {
   let res: Response
   try {
@@ -247,7 +251,7 @@ async function post(path: string, body: BodyInit, type: string): Promise<{ statu
       credentials: 'same-origin',
     })
   } catch {
-    throw new SendError(0, '网络连接失败')
+    throw new SendError(0, zh() ? '网络连接失败' : 'Network error')
   }
   let json: any = null
   try {
@@ -257,7 +261,9 @@ async function post(path: string, body: BodyInit, type: string): Promise<{ statu
     json = null
   }
   if (!res.ok) {
-    const msg = json?.message || json?.message_en || `请求失败（${res.status}）`
+    const msg = zh()
+      ? json?.message || json?.message_en || `请求失败（${res.status}）`
+      : json?.message_en || json?.message || `Request failed (${res.status})`
     throw new SendError(res.status, msg)
   }
   return { status: res.status, json }

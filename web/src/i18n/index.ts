@@ -18,6 +18,11 @@ export const i18n = createI18n({
   messages: { 'zh-CN': { ...zhCN, portal: portal['zh-CN'] }, en: { ...en, portal: portal.en } },
   missingWarn: false,
   fallbackWarn: false,
+  // A text missing in the current language shows up as a console error (the browser tests fail on
+  // it); the page still shows the fallback language's text, or the key.
+  missing: (locale, key) => {
+    console.error(`i18n missing: ${key} (${locale})`)
+  },
 })
 
 export function setLocale(l: Locale) {
@@ -26,9 +31,14 @@ export function setLocale(l: Locale) {
   document.documentElement.lang = l
 }
 
-/** Translates `group.key`, falling back to the key itself (or a given fallback) when missing. */
+/**
+ * Translates a value the API names (`group.key`, e.g. a state), falling back to a given fallback
+ * (the API's own name) or the key itself when missing, which is reported as for any missing text.
+ */
 export function tr(group: string, key: string | null | undefined, fallback?: string): string {
   if (!key) return fallback ?? ''
   const k = `${group}.${key}`
-  return i18n.global.te(k) ? i18n.global.t(k) : (fallback ?? key)
+  if (i18n.global.te(k)) return i18n.global.t(k)
+  console.error(`i18n missing: ${k} (${i18n.global.locale.value})`)
+  return fallback ?? key
 }
