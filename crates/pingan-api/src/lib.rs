@@ -12,6 +12,7 @@ pub mod matters;
 pub mod notify;
 pub mod openapi;
 pub mod overview;
+pub mod patrols;
 pub mod photos;
 pub mod portal;
 pub mod routes;
@@ -117,6 +118,8 @@ fn build_router(state: AppState, assets: Option<web::Assets>) -> Router {
         .route("/api/v1/matters/{id}/duplicates", get(matters::duplicates))
         .route("/api/v1/map/{code}", get(overview::map))
         .route("/api/v1/dashboard", get(overview::dashboard))
+        .route("/api/v1/patrols", get(patrols::list).post(patrols::create))
+        .route("/api/v1/patrols/{id}", get(patrols::get))
         .route(
             "/api/v1/matters/{id}/dispatch-options",
             get(matters::dispatch_options),

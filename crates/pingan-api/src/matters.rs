@@ -178,7 +178,7 @@ pub(crate) async fn visible_matter(
     Ok(m)
 }
 
-fn check_idempotency_key(key: &str) -> ApiResult<()> {
+pub(crate) fn check_idempotency_key(key: &str) -> ApiResult<()> {
     let ok = (8..=64).contains(&key.len())
         && key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
     if ok {

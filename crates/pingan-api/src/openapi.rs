@@ -2,7 +2,9 @@
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::{auth, categories, imports, matters, notify, overview, photos, portal, routes, views};
+use crate::{
+    auth, categories, imports, matters, notify, overview, patrols, photos, portal, routes, views,
+};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -43,6 +45,9 @@ use crate::{auth, categories, imports, matters, notify, overview, photos, portal
         matters::duplicates,
         overview::map,
         overview::dashboard,
+        patrols::create,
+        patrols::list,
+        patrols::get,
         portal::send_code,
         portal::report,
         portal::act,

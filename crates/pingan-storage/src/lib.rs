@@ -192,6 +192,12 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         change: &MatterChange,
         log: &NewLogEntry,
     ) -> Result<Matter>;
+    /// Stores a patrol; with a known idempotency key, the patrol stored
+    /// before and `false`.
+    async fn create_patrol(&self, patrol: &NewPatrol) -> Result<(Patrol, bool)>;
+    /// Patrols of grids within the scope and under `under`, newest first.
+    async fn patrols(&self, scope: &Scope, under: &str, page: &Page) -> Result<Vec<Patrol>>;
+    async fn patrol(&self, scope: &Scope, id: i64) -> Result<Option<Patrol>>;
     /// How many matters in the scope pass the filter, per group, state and
     /// overdue flag.
     async fn tally_matters(

@@ -22,6 +22,19 @@ macro_rules! store_impl {
 
             pub type DbRow = <$db as sqlx::Database>::Row;
 
+            pub fn patrol(row: &DbRow) -> Result<crate::Patrol> {
+                Ok(crate::Patrol {
+                    id: row.try_get("id")?,
+                    account_id: row.try_get("account_id")?,
+                    account_name: row.try_get("display_name")?,
+                    grid_code: row.try_get("grid_code")?,
+                    started_at: row.try_get("started_at")?,
+                    ended_at: row.try_get("ended_at")?,
+                    notes: row.try_get("notes")?,
+                    created_at: row.try_get("created_at")?,
+                })
+            }
+
             pub fn region(row: &DbRow) -> Result<Region> {
                 let level: String = row.try_get("level")?;
                 Ok(Region {
@@ -1476,6 +1489,81 @@ macro_rules! store_impl {
                     .await?;
                 tx.commit().await?;
                 shared_rows::matter(&row)
+            }
+
+            async fn create_patrol(&self, p: &crate::NewPatrol) -> crate::Result<(crate::Patrol, bool)> {
+                use sqlx::Row;
+                let inserted = sqlx::query(
+                    "INSERT INTO patrols (idempotency_key, account_id, grid_code, started_at, ended_at, notes, created_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (idempotency_key) DO NOTHING RETURNING id",
+                )
+                .bind(p.idempotency_key.as_deref())
+                .bind(p.account_id)
+                .bind(p.grid_code.as_str())
+                .bind(p.started_at)
+                .bind(p.ended_at)
+                .bind(p.notes.as_str())
+                .bind(p.created_at)
+                .fetch_optional(&self.writer)
+                .await?;
+                let (id, created) = match inserted {
+                    Some(row) => (row.try_get::<i64, _>("id")?, true),
+                    None => {
+                        let row = sqlx::query("SELECT id FROM patrols WHERE idempotency_key = $1")
+                            .bind(p.idempotency_key.as_deref())
+                            .fetch_one(&self.pool)
+                            .await?;
+                        (row.try_get::<i64, _>("id")?, false)
+                    }
+                };
+                let stored = self
+                    .patrol(&pingan_domain::Scope::everywhere(), id)
+                    .await?
+                    .ok_or(crate::StoreError::Invalid(format!("patrol {id} vanished")))?;
+                Ok((stored, created))
+            }
+
+            async fn patrols(
+                &self,
+                scope: &pingan_domain::Scope,
+                under: &str,
+                page: &crate::Page,
+            ) -> crate::Result<Vec<crate::Patrol>> {
+                let under = pingan_domain::Scope::parse(under).map_err(|e| crate::StoreError::Invalid(e.to_string()))?;
+                let Some(reach) = scope.intersect(&under) else {
+                    return Ok(Vec::new());
+                };
+                let (lo, hi) = crate::queries::prefix_range(reach.prefix());
+                let before: i64 = page.after.as_deref().and_then(|a| a.parse().ok()).unwrap_or(i64::MAX);
+                let rows = sqlx::query(
+                    "SELECT p.id, p.account_id, a.display_name, p.grid_code, p.started_at, p.ended_at, p.notes, p.created_at \
+                     FROM patrols p JOIN accounts a ON a.id = p.account_id \
+                     WHERE p.grid_code >= $1 AND p.grid_code < $2 AND p.id < $3 ORDER BY p.id DESC LIMIT $4",
+                )
+                .bind(lo)
+                .bind(hi)
+                .bind(before)
+                .bind(page.limit())
+                .fetch_all(&self.pool)
+                .await?;
+                rows.iter().map(shared_rows::patrol).collect()
+            }
+
+            async fn patrol(&self, scope: &pingan_domain::Scope, id: i64) -> crate::Result<Option<crate::Patrol>> {
+                let row = sqlx::query(
+                    "SELECT p.id, p.account_id, a.display_name, p.grid_code, p.started_at, p.ended_at, p.notes, p.created_at \
+                     FROM patrols p JOIN accounts a ON a.id = p.account_id WHERE p.id = $1",
+                )
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await?;
+                match row {
+                    Some(r) => {
+                        let p = shared_rows::patrol(&r)?;
+                        Ok(scope.covers(&p.grid_code).then_some(p))
+                    }
+                    None => Ok(None),
+                }
             }
 
             async fn tally_matters(

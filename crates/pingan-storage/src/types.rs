@@ -416,3 +416,31 @@ pub struct WebhookDelivery {
     pub delivered_at: Option<i64>,
     pub failed_permanently: bool,
 }
+
+/// A patrol (巡查) to store: a grid worker's round, sent when it ends.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewPatrol {
+    pub idempotency_key: Option<String>,
+    pub account_id: i64,
+    pub grid_code: String,
+    pub started_at: i64,
+    pub ended_at: i64,
+    /// JSON: an array of `{at, text}`, checked by the API.
+    pub notes: String,
+    pub created_at: i64,
+}
+
+/// A stored patrol.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Patrol {
+    pub id: i64,
+    pub account_id: i64,
+    /// The patrolling account's display name.
+    pub account_name: String,
+    pub grid_code: String,
+    pub started_at: i64,
+    pub ended_at: i64,
+    /// JSON: an array of `{at, text}`, checked by the API.
+    pub notes: String,
+    pub created_at: i64,
+}

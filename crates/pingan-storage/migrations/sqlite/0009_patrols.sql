@@ -1,0 +1,13 @@
+-- Patrols (巡查): a grid worker's round of their grid, sent when it ends:
+-- start, end and notes. No positions are kept: Pingan does not track people.
+CREATE TABLE patrols (
+    id              INTEGER PRIMARY KEY,
+    idempotency_key TEXT UNIQUE,
+    account_id      INTEGER NOT NULL REFERENCES accounts(id),
+    grid_code       TEXT NOT NULL,
+    started_at      INTEGER NOT NULL,
+    ended_at        INTEGER NOT NULL,
+    notes           TEXT NOT NULL,        -- JSON array of {at, text}
+    created_at      INTEGER NOT NULL
+);
+CREATE INDEX patrols_grid ON patrols(grid_code, id);
