@@ -28,3 +28,4 @@ npm run --silent test:smoke
 node tests/scope.mjs
 node tests/portal.mjs
 npm run --silent test:offline
+node tests/overview.mjs

@@ -50,7 +50,7 @@ async function apiPost(page, path, body) {
   )
 }
 
-const shot = (page, name) => page.screenshot({ path: join(outDir, `overview-${name}.png`), fullPage: true })
+const shot = async (page, name) => (await page.waitForTimeout(400), page.screenshot({ path: join(outDir, `overview-${name}.png`), fullPage: true }))
 const text = async (page, sel) => (await page.textContent(sel))?.trim()
 const pct = (r) => (r === null || r === undefined ? '—' : `${(r * 100).toFixed(1)}%`)
 const same = (a, b) => JSON.stringify(a) === JSON.stringify(b)
@@ -227,7 +227,7 @@ try {
     // None the county operator may merge: report the same thing twice at one point of 枫桥镇.
     const at = recent.items.find((m) => m.lng && m.lat && m.grid_code.startsWith('330681109')) ?? recent.items.find((m) => m.lng && m.lat)
     const body = (n) => ({
-      description: `测试：同一处路灯损坏（第${n}次上报）`,
+      description: `测试：同一地点重复上报（第${n}次）`,
       category_code: at.category_code ?? '0301',
       lng: at.lng + 0.0001 * n,
       lat: at.lat,
