@@ -31,3 +31,4 @@ node tests/loop.mjs
 npm run --silent test:offline
 node tests/export.mjs
 node tests/pages.mjs
+node tests/overview.mjs

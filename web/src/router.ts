@@ -17,6 +17,9 @@ export const router = createRouter({
         { path: 'inbox', name: 'inbox', component: () => import('./views/Inbox.vue') },
         { path: 'matters', name: 'matters', component: () => import('./views/Matters.vue') },
         { path: 'matters/:id(\\d+)', name: 'matter', component: () => import('./views/MatterDetail.vue'), props: true },
+        { path: 'map/:code(\\d+)?', name: 'map', component: () => import('./views/MapView.vue'), props: true },
+        { path: 'dashboard', name: 'dashboard', component: () => import('./views/Dashboard.vue') },
+        { path: 'board', name: 'board', component: () => import('./views/Board.vue') },
       ],
     },
     {
@@ -38,7 +41,7 @@ export const router = createRouter({
 
 /** Where an account lands after signing in. */
 export function homeFor(role: string | undefined): string {
-  return role === 'grid_worker' ? '/m' : '/inbox'
+  return role === 'grid_worker' ? '/m' : role === 'leader' ? '/dashboard' : '/inbox'
 }
 
 router.beforeEach(async (to) => {

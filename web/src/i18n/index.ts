@@ -2,6 +2,7 @@ import { createI18n } from 'vue-i18n'
 import zhCN from './zh-CN'
 import en from './en'
 import portal from './portal'
+import overview from './overview'
 
 export type Locale = 'zh-CN' | 'en'
 const KEY = 'pingan.locale'
@@ -15,7 +16,7 @@ export const i18n = createI18n({
   legacy: false,
   locale: savedLocale(),
   fallbackLocale: 'zh-CN',
-  messages: { 'zh-CN': { ...zhCN, portal: portal['zh-CN'] }, en: { ...en, portal: portal.en } },
+  messages: { 'zh-CN': { ...zhCN, portal: portal['zh-CN'], ov: overview['zh-CN'] }, en: { ...en, portal: portal.en, ov: overview.en } },
   missingWarn: false,
   fallbackWarn: false,
   // A text missing in the current language shows up as a console error (the browser tests fail on
