@@ -1,28 +1,29 @@
 // The citizen portal's calls: no account, a phone check, then the tracking code.
-import { request, type Tracking } from './api'
+import { request, type Narrows, type ResponseOf, type RequestOf, type Schemas } from './api'
 
-export interface CodeSent {
-  expires_in: number
-  /** Only from a demo server, which has no SMS gateway. */
-  demo_code?: string
-}
+/** `demo_code` only comes from a demo server, which has no SMS gateway. */
+export type CodeSent = Schemas['CodeSent']
 
-export interface PortalTracking extends Tracking {
-  tracking_code: string
-  state: string
-  state_name: string
-  category_code?: string | null
-  created_at: number
-  updated_at: number
-  deadline?: number | null
-  steps: { at: number; action: string; state?: string | null }[]
-}
+export type PortalTracking = Schemas['TrackingView']
+
+/** A report from the portal: the page always sends a location and an idempotency key. */
+export type PortalReport = Narrows<
+  Schemas['PortalReport'] & { lng: number; lat: number; idempotency_key: string },
+  RequestOf<'/api/v1/public/matters', 'post'>
+>
+
+// TODO(openapi): `POST /api/v1/track/{code}/actions` shares the operationId `act` with the matter actions, so
+// `paths` gives it the matter action's types; use the schemas by name here.
+export type PortalAction = Schemas['PortalAction'] & { action: 'rate' | 'reopen' }
+
+const tracked = (code: string) => `/api/v1/track/${encodeURIComponent(code.trim().toUpperCase())}`
 
 export const portal = {
-  sendCode: (phone: string) => request<CodeSent>('POST', '/api/v1/public/codes', { phone }),
-  report: (r: { phone: string; code: string; description: string; lng: number; lat: number; idempotency_key: string }) =>
-    request<PortalTracking>('POST', '/api/v1/public/matters', r),
-  track: (code: string) => request<PortalTracking>('GET', `/api/v1/track/${encodeURIComponent(code.trim().toUpperCase())}`),
-  act: (code: string, a: { action: 'rate' | 'reopen'; phone: string; rating?: number; note?: string }) =>
-    request<PortalTracking>('POST', `/api/v1/track/${encodeURIComponent(code.trim().toUpperCase())}/actions`, a),
+  sendCode: (phone: string) =>
+    request<ResponseOf<'/api/v1/public/codes', 'post'>>('POST', '/api/v1/public/codes', {
+      phone,
+    } satisfies RequestOf<'/api/v1/public/codes', 'post'>),
+  report: (r: PortalReport) => request<ResponseOf<'/api/v1/public/matters', 'post'>>('POST', '/api/v1/public/matters', r),
+  track: (code: string) => request<ResponseOf<'/api/v1/track/{code}', 'get'>>('GET', tracked(code)),
+  act: (code: string, a: PortalAction) => request<PortalTracking>('POST', `${tracked(code)}/actions`, a),
 }

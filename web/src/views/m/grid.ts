@@ -1,6 +1,7 @@
 // The worker's own grid (name, village, township), cached in localStorage so it shows offline too.
 import { reactive } from 'vue'
 import { session } from '../../store'
+import type { ResponseOf } from '../../api'
 
 export interface MyGrid {
   code: string
@@ -8,6 +9,10 @@ export interface MyGrid {
   village: string
   township: string
 }
+
+/** TODO(openapi): `GET /api/v1/grids/{code}` answers `Object`; the server sends a GeoJSON Feature of the grid. */
+type GridFeature = { type: 'Feature'; properties: { code: string; name: string; village_code: string }; geometry: unknown }
+type Region = ResponseOf<'/api/v1/regions/{code}', 'get'>
 
 const KEY = 'pingan.m.grid'
 
@@ -36,12 +41,12 @@ export async function loadMyGrid(): Promise<MyGrid> {
   if (c && c.name) return myGrid
   if (!navigator.onLine || code.length !== 15) return myGrid
   try {
-    const g = await getJson<{ properties: { name: string; village_code: string } }>(`/api/v1/grids/${code}`)
+    const g = await getJson<GridFeature>(`/api/v1/grids/${code}`)
     myGrid.name = g.properties.name
-    const v = await getJson<{ name: string; parent_code?: string }>(`/api/v1/regions/${g.properties.village_code}`)
+    const v = await getJson<Region>(`/api/v1/regions/${g.properties.village_code}`)
     myGrid.village = v.name
     if (v.parent_code) {
-      const tw = await getJson<{ name: string }>(`/api/v1/regions/${v.parent_code}`).catch(() => null)
+      const tw = await getJson<Region>(`/api/v1/regions/${v.parent_code}`).catch(() => null)
       myGrid.township = tw?.name ?? ''
     }
     localStorage.setItem(KEY, JSON.stringify({ ...myGrid }))
