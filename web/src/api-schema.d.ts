@@ -510,6 +510,41 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/patrols": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Patrols of the grids in the caller's scope, newest first. */
+        get: operations["list_patrols"];
+        put?: never;
+        /** Records a finished patrol (grid workers and grid chiefs). */
+        post: operations["create_patrol"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/patrols/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One patrol with its notes. */
+        get: operations["get_patrol"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/photos": {
         parameters: {
             query?: never;
@@ -632,7 +667,7 @@ export interface paths {
          * Rates or reopens a matter by its tracking code and the contact phone given
          *     with the report (by the resident on the portal, or to a grid worker).
          */
-        post: operations["act"];
+        post: operations["track_act"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1161,6 +1196,24 @@ export interface components {
             /** @description normal (default), urgent or emergency. */
             severity?: string | null;
         };
+        NewPatrolRequest: {
+            /** Format: int64 */
+            ended_at: number;
+            /** @description The grid patrolled; a grid worker's own grid by default. */
+            grid_code?: string | null;
+            /**
+             * @description Made by the phone (8-64 letters, digits or dashes): sending the same
+             *     patrol again stores it once.
+             */
+            idempotency_key?: string | null;
+            /** @description At most 200, each within the patrol's time. */
+            notes?: components["schemas"]["PatrolNoteView"][];
+            /**
+             * Format: int64
+             * @description Start and end, ms since the Unix epoch (UTC), at most 24 h apart.
+             */
+            started_at: number;
+        };
         NewUnitRequest: {
             /** @description command_centre, department, four_platform_office, mediation_committee or village_committee. */
             kind: string;
@@ -1369,6 +1422,28 @@ export interface components {
          * @description One page of a list. Pass `next` back as `after` for the following page;
          *     it is null on the last page.
          */
+        Page_PatrolView: {
+            items: {
+                /** Format: int64 */
+                account_id: number;
+                account_name: string;
+                /** Format: int64 */
+                created_at: number;
+                /** Format: int64 */
+                ended_at: number;
+                grid_code: string;
+                /** Format: int64 */
+                id: number;
+                notes: components["schemas"]["PatrolNoteView"][];
+                /** Format: int64 */
+                started_at: number;
+            }[];
+            next?: string | null;
+        };
+        /**
+         * @description One page of a list. Pass `next` back as `after` for the following page;
+         *     it is null on the last page.
+         */
         Page_RegionView: {
             items: {
                 active: boolean;
@@ -1416,6 +1491,30 @@ export interface components {
                 url: string;
             }[];
             next?: string | null;
+        };
+        PatrolNoteView: {
+            /**
+             * Format: int64
+             * @description When, ms since the Unix epoch (UTC).
+             */
+            at: number;
+            /** @description 1-500 characters. */
+            text: string;
+        };
+        PatrolView: {
+            /** Format: int64 */
+            account_id: number;
+            account_name: string;
+            /** Format: int64 */
+            created_at: number;
+            /** Format: int64 */
+            ended_at: number;
+            grid_code: string;
+            /** Format: int64 */
+            id: number;
+            notes: components["schemas"]["PatrolNoteView"][];
+            /** Format: int64 */
+            started_at: number;
         };
         PortalAction: {
             /** @description rate or reopen. */
@@ -1539,14 +1638,14 @@ export type $defs = Record<string, never>;
 export interface operations {
     accounts: {
         parameters: {
-            query?: never;
-            header?: never;
-            path: {
+            query?: {
                 /** @description The `next` value of the previous page. */
-                after: string | null;
+                after?: string;
                 /** @description Items per page, 1-1000 (default 100). */
-                limit: number | null;
+                limit?: number;
             };
+            header?: never;
+            path?: never;
             cookie?: never;
         };
         requestBody?: never;
@@ -1870,12 +1969,12 @@ export interface operations {
     };
     dashboard: {
         parameters: {
-            query?: never;
-            header?: never;
-            path: {
+            query?: {
                 /** @description The region (2-12 digits); the caller's own by default. */
-                region: string | null;
+                region?: string;
             };
+            header?: never;
+            path?: never;
             cookie?: never;
         };
         requestBody?: never;
@@ -1908,14 +2007,14 @@ export interface operations {
     };
     grids: {
         parameters: {
-            query?: never;
-            header?: never;
-            path: {
+            query?: {
                 /** @description Only grids under this region or grid code prefix. */
-                under: string | null;
-                after: string | null;
-                limit: number | null;
+                under?: string;
+                after?: string;
+                limit?: number;
             };
+            header?: never;
+            path?: never;
             cookie?: never;
         };
         requestBody?: never;
@@ -1940,12 +2039,12 @@ export interface operations {
     };
     import_grids: {
         parameters: {
-            query?: never;
-            header?: never;
-            path: {
+            query?: {
                 /** @description Coordinate system of the file: wgs84 (default), gcj02 or bd09. */
-                crs: string | null;
+                crs?: string;
             };
+            header?: never;
+            path?: never;
             cookie?: never;
         };
         /** @description GeoJSON FeatureCollection */
@@ -2034,16 +2133,16 @@ export interface operations {
     };
     locate: {
         parameters: {
-            query?: never;
-            header?: never;
-            path: {
+            query: {
                 /** @description Longitude. */
                 lng: number;
                 /** @description Latitude. */
                 lat: number;
                 /** @description Coordinate system of the input: wgs84 (default), gcj02 or bd09. */
-                crs: string | null;
+                crs?: string;
             };
+            header?: never;
+            path?: never;
             cookie?: never;
         };
         requestBody?: never;
@@ -2077,13 +2176,14 @@ export interface operations {
     };
     map: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description Count the matters filed in the last this many days (1-366, default 30). */
+                days?: number;
+            };
             header?: never;
             path: {
                 /** @description Region code, 2-12 digits */
                 code: string;
-                /** @description Count the matters filed in the last this many days (1-366, default 30). */
-                days: number | null;
             };
             cookie?: never;
         };
@@ -2117,32 +2217,32 @@ export interface operations {
     };
     list: {
         parameters: {
-            query?: never;
-            header?: never;
-            path: {
+            query?: {
                 /** @description Only these states, comma-separated. */
-                state: string | null;
+                state?: string;
                 /** @description Only under this region or grid code prefix. */
-                under: string | null;
+                under?: string;
                 /** @description Only this category (4 digits) or major category (2 digits). */
-                category: string | null;
+                category?: string;
                 /** @description Only from this channel: grid_worker, citizen, hotline, video_patrol, department, higher_level. */
-                source: string | null;
+                source?: string;
                 /** @description Only overdue (true) or not overdue (false) matters. */
-                overdue: boolean | null;
+                overdue?: boolean;
                 /** @description Filed at or after, ms since the Unix epoch (UTC). */
-                from: number | null;
+                from?: number;
                 /** @description Filed before, ms since the Unix epoch (UTC). */
-                to: number | null;
+                to?: number;
                 /** @description Only supervised (督办) matters (true) or only the others (false). */
-                supervised: boolean | null;
+                supervised?: boolean;
                 /** @description Only matters the scheduler escalated (true) or never escalated (false). */
-                escalated: boolean | null;
+                escalated?: boolean;
                 /** @description The `next` value of the previous page. */
-                after: string | null;
+                after?: string;
                 /** @description 1-1000, default 100. */
-                limit: number | null;
+                limit?: number;
             };
+            header?: never;
+            path?: never;
             cookie?: never;
         };
         requestBody?: never;
@@ -2235,32 +2335,32 @@ export interface operations {
     };
     counts: {
         parameters: {
-            query?: never;
-            header?: never;
-            path: {
+            query?: {
                 /** @description Only these states, comma-separated. */
-                state: string | null;
+                state?: string;
                 /** @description Only under this region or grid code prefix. */
-                under: string | null;
+                under?: string;
                 /** @description Only this category (4 digits) or major category (2 digits). */
-                category: string | null;
+                category?: string;
                 /** @description Only from this channel: grid_worker, citizen, hotline, video_patrol, department, higher_level. */
-                source: string | null;
+                source?: string;
                 /** @description Only overdue (true) or not overdue (false) matters. */
-                overdue: boolean | null;
+                overdue?: boolean;
                 /** @description Filed at or after, ms since the Unix epoch (UTC). */
-                from: number | null;
+                from?: number;
                 /** @description Filed before, ms since the Unix epoch (UTC). */
-                to: number | null;
+                to?: number;
                 /** @description Only supervised (督办) matters (true) or only the others (false). */
-                supervised: boolean | null;
+                supervised?: boolean;
                 /** @description Only matters the scheduler escalated (true) or never escalated (false). */
-                escalated: boolean | null;
+                escalated?: boolean;
                 /** @description The `next` value of the previous page. */
-                after: string | null;
+                after?: string;
                 /** @description 1-1000, default 100. */
-                limit: number | null;
+                limit?: number;
             };
+            header?: never;
+            path?: never;
             cookie?: never;
         };
         requestBody?: never;
@@ -2285,20 +2385,20 @@ export interface operations {
     };
     geojson: {
         parameters: {
-            query?: never;
-            header?: never;
-            path: {
+            query: {
                 /** @description west,south,east,north in WGS-84 degrees. */
                 bbox: string;
                 /** @description Only these states, comma-separated. */
-                state: string | null;
+                state?: string;
                 /** @description Only this category (4 digits) or major category (2 digits). */
-                category: string | null;
-                overdue: boolean | null;
-                supervised: boolean | null;
+                category?: string;
+                overdue?: boolean;
+                supervised?: boolean;
                 /** @description 1-10000, default 2000; the newest come first. */
-                limit: number | null;
+                limit?: number;
             };
+            header?: never;
+            path?: never;
             cookie?: never;
         };
         requestBody?: never;
@@ -2412,15 +2512,16 @@ export interface operations {
     };
     dispatch_options: {
         parameters: {
-            query?: never;
-            header?: never;
-            path: {
-                id: number;
+            query?: {
                 /**
                  * @description Only units of this kind; default: the kind the matter's category names.
                  *     `any` lists every kind.
                  */
-                kind: string | null;
+                kind?: string;
+            };
+            header?: never;
+            path: {
+                id: number;
             };
             cookie?: never;
         };
@@ -2560,14 +2661,14 @@ export interface operations {
     };
     feed: {
         parameters: {
-            query?: never;
-            header?: never;
-            path: {
+            query?: {
                 /** @description The `next` value of the previous page. */
-                after: string | null;
+                after?: string;
                 /** @description Items per page, 1-1000 (default 100). */
-                limit: number | null;
+                limit?: number;
             };
+            header?: never;
+            path?: never;
             cookie?: never;
         };
         requestBody?: never;
@@ -2640,7 +2741,39 @@ export interface operations {
             };
         };
     };
-    upload: {
+    list_patrols: {
+        parameters: {
+            query?: {
+                /** @description Only patrols of grids under this region or grid code prefix. */
+                under?: string;
+                after?: string;
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Page_PatrolView"];
+                };
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    create_patrol: {
         parameters: {
             query?: never;
             header?: never;
@@ -2649,7 +2782,85 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "image/jpeg": number[];
+                "application/json": components["schemas"]["NewPatrolRequest"];
+            };
+        };
+        responses: {
+            /** @description Already stored with this idempotency key */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PatrolView"];
+                };
+            };
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PatrolView"];
+                };
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    get_patrol: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PatrolView"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    upload: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description The photo file itself (JPEG, PNG or WebP), as binary */
+        requestBody: {
+            content: {
+                "image/*": string;
             };
         };
         responses: {
@@ -2803,15 +3014,16 @@ export interface operations {
     };
     region_children: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description The `next` value of the previous page. */
+                after?: string;
+                /** @description Items per page, 1-1000 (default 100). */
+                limit?: number;
+            };
             header?: never;
             path: {
                 /** @description Region code, 2-12 digits */
                 code: string;
-                /** @description The `next` value of the previous page. */
-                after: string | null;
-                /** @description Items per page, 1-1000 (default 100). */
-                limit: number | null;
             };
             cookie?: never;
         };
@@ -2864,7 +3076,7 @@ export interface operations {
             };
         };
     };
-    act: {
+    track_act: {
         parameters: {
             query?: never;
             header?: never;
@@ -2915,14 +3127,14 @@ export interface operations {
     };
     units: {
         parameters: {
-            query?: never;
-            header?: never;
-            path: {
+            query?: {
                 /** @description The `next` value of the previous page. */
-                after: string | null;
+                after?: string;
                 /** @description Items per page, 1-1000 (default 100). */
-                limit: number | null;
+                limit?: number;
             };
+            header?: never;
+            path?: never;
             cookie?: never;
         };
         requestBody?: never;
@@ -3007,14 +3219,14 @@ export interface operations {
     };
     webhooks: {
         parameters: {
-            query?: never;
-            header?: never;
-            path: {
+            query?: {
                 /** @description The `next` value of the previous page. */
-                after: string | null;
+                after?: string;
                 /** @description Items per page, 1-1000 (default 100). */
-                limit: number | null;
+                limit?: number;
             };
+            header?: never;
+            path?: never;
             cookie?: never;
         };
         requestBody?: never;

@@ -569,6 +569,7 @@ pub async fn get(
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct MatterListQuery {
     /// Only these states, comma-separated.
     pub state: Option<String>,
@@ -682,6 +683,7 @@ pub async fn counts(
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct GeoJsonQuery {
     /// west,south,east,north in WGS-84 degrees.
     pub bbox: String,
@@ -1580,6 +1582,7 @@ pub async fn tracking_view(state: &AppState, m: Matter) -> ApiResult<TrackingVie
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct DispatchQuery {
     /// Only units of this kind; default: the kind the matter's category names.
     /// `any` lists every kind.

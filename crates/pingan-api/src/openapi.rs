@@ -107,6 +107,22 @@ mod tests {
             std::fs::write(path, &doc).unwrap();
             return;
         }
+        // Generated clients name operations by their ids: each must be unique.
+        let value: serde_json::Value = serde_json::from_str(&doc).unwrap();
+        let mut ids: Vec<&str> = value["paths"]
+            .as_object()
+            .unwrap()
+            .values()
+            .flat_map(|ops| ops.as_object().unwrap().values())
+            .filter_map(|op| op["operationId"].as_str())
+            .collect();
+        ids.sort_unstable();
+        let repeated: Vec<&&str> = ids
+            .windows(2)
+            .filter(|w| w[0] == w[1])
+            .map(|w| &w[0])
+            .collect();
+        assert!(repeated.is_empty(), "operationIds used twice: {repeated:?}");
         let committed = std::fs::read_to_string(path).unwrap_or_default();
         assert!(
             committed == doc,

@@ -42,6 +42,7 @@ impl From<&Region> for RegionRef {
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct MapQuery {
     /// Count the matters filed in the last this many days (1-366, default 30).
     pub days: Option<u32>,
@@ -298,6 +299,7 @@ async fn ancestors(
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct DashboardQuery {
     /// The region (2-12 digits); the caller's own by default.
     pub region: Option<String>,

@@ -84,7 +84,7 @@ fn invalid(code: &'static str, zh: &'static str, en: &'static str) -> ApiError {
 }
 
 /// Records a finished patrol (grid workers and grid chiefs).
-#[utoipa::path(post, path = "/api/v1/patrols", tag = "patrols", request_body = NewPatrolRequest,
+#[utoipa::path(post, path = "/api/v1/patrols", tag = "patrols", operation_id = "create_patrol", request_body = NewPatrolRequest,
     responses((status = 201, body = PatrolView),
         (status = 200, description = "Already stored with this idempotency key", body = PatrolView),
         (status = 400, body = ErrorBody), (status = 403, body = ErrorBody)))]
@@ -188,6 +188,7 @@ pub async fn create(
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct PatrolListQuery {
     /// Only patrols of grids under this region or grid code prefix.
     pub under: Option<String>,
@@ -196,7 +197,7 @@ pub struct PatrolListQuery {
 }
 
 /// Patrols of the grids in the caller's scope, newest first.
-#[utoipa::path(get, path = "/api/v1/patrols", tag = "patrols", params(PatrolListQuery),
+#[utoipa::path(get, path = "/api/v1/patrols", tag = "patrols", operation_id = "list_patrols", params(PatrolListQuery),
     responses((status = 200, body = Page<PatrolView>), (status = 400, body = ErrorBody)))]
 pub async fn list(
     State(state): State<AppState>,
@@ -228,7 +229,7 @@ pub async fn list(
 }
 
 /// One patrol with its notes.
-#[utoipa::path(get, path = "/api/v1/patrols/{id}", tag = "patrols", params(("id" = i64, Path)),
+#[utoipa::path(get, path = "/api/v1/patrols/{id}", tag = "patrols", operation_id = "get_patrol", params(("id" = i64, Path)),
     responses((status = 200, body = PatrolView), (status = 404, body = ErrorBody)))]
 pub async fn get(
     State(state): State<AppState>,

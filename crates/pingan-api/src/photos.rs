@@ -19,7 +19,8 @@ use crate::state::AppState;
 /// bytes decide). Name it by `sha256` in a report or an action. Uploading the
 /// same photo again is harmless.
 #[utoipa::path(post, path = "/api/v1/photos", tag = "matters",
-    request_body(content = Vec<u8>, content_type = "image/jpeg"),
+    request_body(content = String, content_type = "image/*",
+        description = "The photo file itself (JPEG, PNG or WebP), as binary"),
     responses(
         (status = 201, description = "Stored", body = Object),
         (status = 400, description = "Damaged photo or bad dimensions", body = ErrorBody),

@@ -350,6 +350,7 @@ pub struct PortalAction {
 /// Rates or reopens a matter by its tracking code and the contact phone given
 /// with the report (by the resident on the portal, or to a grid worker).
 #[utoipa::path(post, path = "/api/v1/track/{code}/actions", tag = "portal", security(()),
+    operation_id = "track_act",
     params(("code" = String, Path)), request_body = PortalAction,
     responses((status = 200, body = TrackingView), (status = 400, body = ErrorBody),
         (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]

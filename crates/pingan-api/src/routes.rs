@@ -19,6 +19,7 @@ use crate::views::{AccountView, GridView, Page, RegionView, UnitView};
 pub const DEFAULT_LIMIT: u32 = 100;
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ListQuery {
     /// The `next` value of the previous page.
     pub after: Option<String>,
@@ -87,6 +88,7 @@ pub async fn healthz(State(state): State<AppState>) -> Json<Health> {
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct LocateQuery {
     /// Longitude.
     pub lng: f64,
@@ -206,6 +208,7 @@ pub async fn region_children(
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct GridListQuery {
     /// Only grids under this region or grid code prefix.
     pub under: Option<String>,
@@ -273,6 +276,7 @@ pub async fn grid(
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ImportQuery {
     /// Coordinate system of the file: wgs84 (default), gcj02 or bd09.
     pub crs: Option<String>,
