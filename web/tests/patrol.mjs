@@ -163,6 +163,32 @@ try {
   await page.waitForFunction(() => document.querySelector('[data-test=sync-state]')?.textContent?.trim() === '已同步', null, { timeout: 10000 })
   found = await serverPatrols()
   check(found.length === 1 && found[0].id === server.id, `resending the same item stores nothing new (${found.length})`)
+
+  // A patrol the server refuses (older than 30 days) stays queued with the server's word, shown on the patrol;
+  // "keep on phone only" takes it out of the queue and leaves it here, not uploaded.
+  expected = [/status of 400/]
+  const oldId = await page.evaluate(async () => {
+    const o = window.pinganOffline
+    const old = Date.now() - 40 * 86400000
+    const p = { id: crypto.randomUUID(), started_at: old, ended_at: old + 600000, notes: [{ at: old + 60000, text: '很久以前的巡查' }] }
+    await o.idb.put(o.STORES.patrol, p)
+    await o.queuePatrol(p)
+    await o.drain()
+    return p.id
+  })
+  await page.reload({ waitUntil: 'networkidle' })
+  const old = `[data-test=patrol-item][data-id="${oldId}"]`
+  await page.waitForSelector(`${old}[data-sync=failed]`, { timeout: 10000 })
+  await waitSync('1 条发送失败')
+  await page.click(`${old} summary`)
+  step(`a refused patrol keeps its error: ${(await page.textContent(`${old} [data-test=patrol-error-msg]`)).trim()}; header: ${await syncText()}`)
+  await shot('04b-refused')
+  await page.click(`${old} [data-test=patrol-discard]`)
+  await page.waitForSelector(`${old}[data-sync=local] [data-test=patrol-upload]`, { timeout: 5000 })
+  await page.waitForFunction(() => document.querySelector('[data-test=sync-state]')?.textContent?.trim() === '已同步', null, { timeout: 5000 })
+  step('kept on the phone only: out of the queue, marked 未上传 with an upload button')
+  await page.evaluate(async (id) => window.pinganOffline.idb.del(window.pinganOffline.STORES.patrol, id), oldId)
+  expected = []
   await phone.close()
 
   // ---- The command centre ---------------------------------------------------------------------------
