@@ -32,3 +32,4 @@ npm run --silent test:offline
 node tests/export.mjs
 node tests/pages.mjs
 node tests/overview.mjs
+node tests/patrol.mjs

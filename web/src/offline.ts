@@ -1,6 +1,6 @@
-// Offline-first queue for the grid worker's phone app, and the local patrol log.
+// Offline-first queue for the grid worker's phone app, and the patrol log.
 //
-// Every report and every action is written to IndexedDB first, with a client-made idempotency key, and a
+// Every report, every action and every finished patrol is written to IndexedDB first, with a client-made idempotency key, and a
 // sender drains the queue when the phone is online (on start, on the `online` event, every 15 s and after
 // each new item). An item is removed only after the server answered 2xx (200 for an already-filed key
 // counts too). 401 keeps it pending (sign in again); 409 on an action means the matter has moved on (or
@@ -11,6 +11,8 @@
 import { reactive } from 'vue'
 import { i18n } from './i18n'
 
+export type QueueKind = 'report' | 'action' | 'patrol'
+
 export interface QueuedPhoto {
   type: string
   data: ArrayBuffer
@@ -20,11 +22,14 @@ export interface QueuedPhoto {
 export interface QueueItem {
   /** The idempotency key (crypto.randomUUID()), also the primary key. */
   id: string
-  kind: 'report' | 'action'
+  kind: QueueKind
   created_at: number
-  /** Label shown in the queue list (the description or the action name). */
+  /** Label shown in the queue list (the description or the action name; empty for a patrol, shown by its times). */
   label: string
-  /** Report: the body of POST /api/v1/matters without photos/idempotency_key. Action: the ActionRequest. */
+  /**
+   * Report: the body of POST /api/v1/matters without photos/idempotency_key. Action: the ActionRequest.
+   * Patrol: the body of POST /api/v1/patrols ({started_at, ended_at, notes}) without idempotency_key.
+   */
   body: Record<string, unknown>
   matter_id?: number
   photos: QueuedPhoto[]
@@ -36,11 +41,13 @@ export interface QueueItem {
 
 export interface SentRecord {
   id: string
-  kind: 'report' | 'action'
+  kind: QueueKind
   label: string
   at: number
   tracking_code?: string
   matter_id?: number
+  /** Patrol: its id on the server. */
+  patrol_id?: number
   note?: string
 }
 
@@ -50,10 +57,15 @@ export interface PatrolNote {
 }
 
 export interface Patrol {
+  /** A UUID made on the phone; also the idempotency key of its upload. */
   id: string
   started_at: number
   ended_at?: number | null
   notes: PatrolNote[]
+  /** When the server accepted it (the local copy stays as the worker's history). */
+  synced_at?: number | null
+  /** Its id on the server, once accepted. */
+  server_id?: number | null
 }
 
 const DB_NAME = 'pingan-m'
@@ -204,6 +216,23 @@ export async function queueAction(matterId: number, label: string, body: Record<
   return item.id
 }
 
+/** Queues a finished patrol for upload; its id is the idempotency key (sending it twice stores it once). */
+export async function queuePatrol(p: Patrol): Promise<void> {
+  if (!p.ended_at) throw new Error('the patrol has not ended')
+  const item: QueueItem = {
+    id: p.id,
+    kind: 'patrol',
+    created_at: Date.now(),
+    label: '',
+    body: { started_at: p.started_at, ended_at: p.ended_at, notes: p.notes.map((n) => ({ at: n.at, text: n.text })) },
+    photos: [],
+    attempts: 0,
+  }
+  await idb.put(STORES.queue, item)
+  await refresh()
+  void drain()
+}
+
 /** Puts an item (back) into the queue as it is: used by tests to resend one already sent. */
 export async function putItem(item: QueueItem): Promise<void> {
   await idb.put(STORES.queue, item)
@@ -278,6 +307,14 @@ async function sendOne(item: QueueItem): Promise<SentRecord> {
     await idb.put(STORES.queue, item)
   }
   const shas = item.photos.map((p) => p.sha256!).filter(Boolean)
+  if (item.kind === 'patrol') {
+    const body = { ...item.body, idempotency_key: item.id }
+    const r = await post('/api/v1/patrols', JSON.stringify(body), 'application/json')
+    // Mark the local copy sent (it stays as the worker's own history).
+    const local = await idb.get<Patrol>(STORES.patrol, item.id)
+    if (local) await idb.put(STORES.patrol, { ...local, synced_at: Date.now(), server_id: r.json?.id ?? null })
+    return { id: item.id, kind: 'patrol', label: item.label, at: Date.now(), patrol_id: r.json?.id }
+  }
   if (item.kind === 'report') {
     const body = { ...item.body, photos: shas, idempotency_key: item.id }
     const r = await post('/api/v1/matters', JSON.stringify(body), 'application/json')
@@ -367,10 +404,10 @@ export function startSync(): void {
   setInterval(() => void drain(), 15000)
   void refresh().then(() => drain())
   // For tests and debugging: the queue from the console.
-  ;(window as unknown as Record<string, unknown>).pinganOffline = { drain, putItem, queueReport, refresh, sync, idb, STORES }
+  ;(window as unknown as Record<string, unknown>).pinganOffline = { drain, putItem, queueReport, queuePatrol, refresh, sync, idb, STORES }
 }
 
-// ---- Patrol log (local only: start/end times and notes; no GPS trail) --------------------------------
+// ---- Patrol log (start/end times and notes, no GPS trail; uploaded through the queue once ended) ----
 
 export async function patrols(): Promise<Patrol[]> {
   return (await idb.all<Patrol>(STORES.patrol)).sort((a, b) => b.started_at - a.started_at)
@@ -384,4 +421,17 @@ export async function startPatrol(): Promise<Patrol> {
 
 export async function savePatrol(p: Patrol): Promise<void> {
   await idb.put(STORES.patrol, JSON.parse(JSON.stringify(p)) as Patrol)
+}
+
+/** Ends the patrol now (the note being written, if any, is its last) and queues its upload. */
+export async function endPatrol(p: Patrol, lastNote?: string): Promise<Patrol> {
+  const now = Date.now()
+  const text = lastNote?.trim()
+  const ended: Patrol = JSON.parse(JSON.stringify(p))
+  if (text) ended.notes.push({ at: now, text })
+  // Times are the phone's clock, sent as they are: notes are stamped as they are added, so none comes after the end.
+  ended.ended_at = now
+  await savePatrol(ended)
+  await queuePatrol(ended)
+  return ended
 }

@@ -20,6 +20,7 @@ export const router = createRouter({
         { path: 'map/:code(\\d+)?', name: 'map', component: () => import('./views/MapView.vue'), props: true },
         { path: 'dashboard', name: 'dashboard', component: () => import('./views/Dashboard.vue') },
         { path: 'board', name: 'board', component: () => import('./views/Board.vue') },
+        { path: 'patrols', name: 'patrols', component: () => import('./views/Patrols.vue') },
       ],
     },
     {

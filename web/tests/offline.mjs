@@ -222,7 +222,7 @@ try {
   check(after2 === after, 'resending the applied action changes nothing and leaves the queue empty')
   await shot('07-self-resolved')
 
-  // Patrol: start, note, end (kept locally, no location).
+  // Patrol: start, note, end (kept locally, no location; its upload is tested in patrol.mjs).
   await page.click('[data-test=m-nav-patrol]')
   await page.click('[data-test=patrol-start]')
   await page.fill('textarea[data-test=patrol-note], [data-test=patrol-note] textarea', '路灯不亮')
@@ -235,8 +235,8 @@ try {
   })
   check(
     patrol.length === 1 && patrol[0].notes.length === 1 && patrol[0].ended_at &&
-      Object.keys(patrol[0]).every((k) => ['id', 'started_at', 'ended_at', 'notes'].includes(k)),
-    'patrol kept locally with times and notes only',
+      Object.keys(patrol[0]).every((k) => ['id', 'started_at', 'ended_at', 'notes', 'synced_at', 'server_id'].includes(k)),
+    'patrol kept locally with times and notes only (and whether it was uploaded)',
   )
   await shot('08-patrol')
 } catch (e) {

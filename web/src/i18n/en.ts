@@ -233,7 +233,7 @@ const en: typeof zh = {
     patrolOngoing: 'Patrolling since {t}',
     patrolHistory: 'Past patrols',
     patrolNone: 'No patrols yet',
-    patrolFootnote: 'Patrols are kept on this phone only (the server has no patrol endpoint yet). Pingan does not track people: only start and end times and notes are kept, never a location.',
+    patrolFootnote: 'An ended patrol is uploaded to the server (when back online, if offline) and a copy stays on this phone. Pingan does not track people: only start and end times and notes are kept, never a location.',
     notes: '{n} notes',
     loadOfflineHint: 'Offline: showing what was loaded last',
   },

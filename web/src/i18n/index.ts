@@ -3,6 +3,7 @@ import zhCN from './zh-CN'
 import en from './en'
 import portal from './portal'
 import overview from './overview'
+import patrols from './patrols'
 
 export type Locale = 'zh-CN' | 'en'
 const KEY = 'pingan.locale'
@@ -16,7 +17,10 @@ export const i18n = createI18n({
   legacy: false,
   locale: savedLocale(),
   fallbackLocale: 'zh-CN',
-  messages: { 'zh-CN': { ...zhCN, portal: portal['zh-CN'], ov: overview['zh-CN'] }, en: { ...en, portal: portal.en, ov: overview.en } },
+  messages: {
+    'zh-CN': { ...zhCN, portal: portal['zh-CN'], ov: overview['zh-CN'], patrols: patrols['zh-CN'] },
+    en: { ...en, portal: portal.en, ov: overview.en, patrols: patrols.en },
+  },
   missingWarn: false,
   fallbackWarn: false,
   // A text missing in the current language shows up as a console error (the browser tests fail on

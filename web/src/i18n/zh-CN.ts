@@ -224,7 +224,7 @@ export default {
     patrolOngoing: '巡查中，开始于 {t}',
     patrolHistory: '巡查历史',
     patrolNone: '暂无巡查记录',
-    patrolFootnote: '巡查记录只保存在本机（服务器暂无巡查接口）。平安不记录人员轨迹：只保存开始、结束时间和文字记录，不保存位置。',
+    patrolFootnote: '结束巡查后，记录自动上传到服务器（离线时联网后再传），本机也保留一份。平安不记录人员轨迹：只保存开始、结束时间和文字记录，不保存位置。',
     notes: '{n} 条记录',
     loadOfflineHint: '离线：显示的是上次加载的内容',
   },
