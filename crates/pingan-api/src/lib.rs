@@ -8,6 +8,7 @@ pub mod error;
 pub mod extract;
 pub mod imports;
 pub mod intake;
+pub mod live;
 pub mod matters;
 pub mod notify;
 pub mod openapi;
@@ -118,6 +119,7 @@ fn build_router(state: AppState, assets: Option<web::Assets>) -> Router {
         .route("/api/v1/matters/{id}/duplicates", get(matters::duplicates))
         .route("/api/v1/map/{code}", get(overview::map))
         .route("/api/v1/dashboard", get(overview::dashboard))
+        .route("/api/v1/live", get(live::stream))
         .route("/api/v1/patrols", get(patrols::list).post(patrols::create))
         .route("/api/v1/patrols/{id}", get(patrols::get))
         .route(

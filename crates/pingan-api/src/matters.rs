@@ -422,7 +422,9 @@ pub async fn file_report(
         .to_string(),
         at: now,
     };
-    Ok(crate::intake::submit(state, new, log).await?)
+    let filed = crate::intake::submit(state, new, log).await?;
+    state.live.changed();
+    Ok(filed)
 }
 
 /// Files a report: JSON, or `multipart/form-data` with a `report` part (the
@@ -1419,10 +1421,12 @@ async fn perform_acting(
         body: body.to_string(),
         at: now,
     };
-    Ok(state
+    let done = state
         .store
         .apply_matter_action(&caller.scope, id, req.version, &change, &log)
-        .await?)
+        .await?;
+    state.live.changed();
+    Ok(done)
 }
 
 /// Performs an action through the workflow table. The state change and its

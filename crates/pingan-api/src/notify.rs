@@ -29,6 +29,7 @@ use utoipa::ToSchema;
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::extract::{ApiJson, ApiPath, ApiQuery};
+use crate::live::LiveEvent;
 use crate::routes::ListQuery;
 use crate::state::AppState;
 use crate::views::Page;
@@ -351,7 +352,7 @@ pub async fn notify_sweep(state: &AppState, now: i64) -> Result<NotifyReport, St
         let Some(to) = entries.last().map(|e| e.seq) else {
             break;
         };
-        let (notifications, deliveries) = translate(state, &entries, &webhooks, now).await?;
+        let (notifications, deliveries, live) = translate(state, &entries, &webhooks, now).await?;
         if !state
             .store
             .record_notifications(from, to, &notifications, &deliveries)
@@ -359,6 +360,10 @@ pub async fn notify_sweep(state: &AppState, now: i64) -> Result<NotifyReport, St
         {
             report.raced = true;
             break;
+        }
+        // Published once the cursor moved on, so each entry goes out once.
+        for event in live {
+            state.live.publish(event);
         }
         report.entries += entries.len() as u64;
         report.notifications += notifications.len() as u64;
@@ -378,7 +383,7 @@ async fn translate(
     entries: &[LogEntry],
     webhooks: &[Webhook],
     now: i64,
-) -> Result<(Vec<NewNotification>, Vec<NewDelivery>), StoreError> {
+) -> Result<(Vec<NewNotification>, Vec<NewDelivery>, Vec<LiveEvent>), StoreError> {
     // One read for the whole batch's matters.
     let mut ids: Vec<i64> = entries
         .iter()
@@ -395,6 +400,7 @@ async fn translate(
         .collect();
     let mut notifications = Vec::new();
     let mut deliveries = Vec::new();
+    let mut live = Vec::new();
     for entry in entries {
         let Some(id) = matter_id(&entry.subject) else {
             continue;
@@ -402,6 +408,21 @@ async fn translate(
         let Some(matter) = matters.get(&id) else {
             continue;
         };
+        live.push(LiveEvent {
+            seq: entry.seq,
+            at: entry.at,
+            matter_id: id,
+            action: entry.action.clone(),
+            state: entry
+                .to_state
+                .clone()
+                .unwrap_or_else(|| matter.state.clone()),
+            grid_code: matter.grid_code.clone(),
+            category_code: matter.category_code.clone(),
+            severity: matter.severity.clone(),
+            overdue: matter.overdue,
+            summary: LiveEvent::summary_of(&matter.description),
+        });
         let body: Value = serde_json::from_str(&entry.body).unwrap_or(Value::Null);
         let text = |key: &str| body.get(key).and_then(Value::as_str);
         let event = MatterEvent {
@@ -445,7 +466,7 @@ async fn translate(
             }
         }
     }
-    Ok((notifications, deliveries))
+    Ok((notifications, deliveries, live))
 }
 
 /// What an integration is told: no names, notes or contacts.
@@ -633,7 +654,11 @@ pub fn spawn_notifier(state: AppState) -> tokio::task::JoinHandle<()> {
                 Ok(_) => {}
                 Err(e) => tracing::warn!(error = %e, "notifier sweep failed"),
             }
-            tokio::time::sleep(SWEEP_EVERY).await;
+            // Woken by a commit, or after a while for due webhook retries.
+            tokio::select! {
+                () = tokio::time::sleep(SWEEP_EVERY) => {}
+                () = state.live.wait_for_change() => {}
+            }
         }
     })
 }

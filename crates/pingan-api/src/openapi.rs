@@ -3,7 +3,8 @@ use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder
 use utoipa::{Modify, OpenApi};
 
 use crate::{
-    auth, categories, imports, matters, notify, overview, patrols, photos, portal, routes, views,
+    auth, categories, imports, live, matters, notify, overview, patrols, photos, portal, routes,
+    views,
 };
 
 #[derive(OpenApi)]
@@ -45,6 +46,7 @@ use crate::{
         matters::duplicates,
         overview::map,
         overview::dashboard,
+        live::stream,
         patrols::create,
         patrols::list,
         patrols::get,

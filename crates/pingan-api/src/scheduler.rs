@@ -67,6 +67,9 @@ pub async fn sweep(state: &AppState, now: i64) -> Result<SweepReport, StoreError
             break;
         }
     }
+    if report != SweepReport::default() {
+        state.live.changed();
+    }
     Ok(report)
 }
 
