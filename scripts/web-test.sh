@@ -33,3 +33,4 @@ node tests/export.mjs
 node tests/pages.mjs
 node tests/overview.mjs
 node tests/patrol.mjs
+node tests/keyboard.mjs

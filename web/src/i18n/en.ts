@@ -11,7 +11,7 @@ const en: typeof zh = {
     submit: 'Sign in',
     required: 'Enter your username and password',
   },
-  nav: { inbox: 'Inbox', matters: 'Matters', logout: 'Sign out' },
+  nav: { inbox: 'Inbox', matters: 'Matters', logout: 'Sign out', main: 'Main navigation' },
   common: {
     loading: 'Loading…',
     empty: 'Nothing here',
@@ -126,6 +126,7 @@ const en: typeof zh = {
     photos: 'Photos of the result',
     photoRequired: 'Upload at least one photo',
     uploading: 'Uploading…',
+    addPhoto: 'Add a photo',
     extendBy: 'Extend by',
     extendPlaceholder: 'e.g. 3wd (working days) or 8wh (working hours)',
     milestone: 'Milestone',

@@ -9,7 +9,7 @@ export default {
     submit: '登录',
     required: '请输入用户名和密码',
   },
-  nav: { inbox: '工作台', matters: '事件列表', logout: '退出登录' },
+  nav: { inbox: '工作台', matters: '事件列表', logout: '退出登录', main: '主导航' },
   common: {
     loading: '加载中…',
     empty: '暂无数据',
@@ -124,6 +124,7 @@ export default {
     photos: '处置照片',
     photoRequired: '请至少上传一张照片',
     uploading: '上传中…',
+    addPhoto: '添加照片',
     extendBy: '延长时间',
     extendPlaceholder: '如 3wd（工作日）或 8wh（工作小时）',
     milestone: '节点',
