@@ -34,3 +34,4 @@ node tests/pages.mjs
 node tests/overview.mjs
 node tests/patrol.mjs
 node tests/keyboard.mjs
+node tests/responsive.mjs

@@ -16,6 +16,7 @@ const en: typeof zh = {
     loading: 'Loading…',
     empty: 'Nothing here',
     refresh: 'Refresh',
+    retry: 'Retry',
     cancel: 'Cancel',
     confirm: 'OK',
     back: 'Back',

@@ -14,6 +14,7 @@ export default {
     loading: '加载中…',
     empty: '暂无数据',
     refresh: '刷新',
+    retry: '重试',
     cancel: '取消',
     confirm: '确定',
     back: '返回',
