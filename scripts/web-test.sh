@@ -35,3 +35,4 @@ node tests/overview.mjs
 node tests/patrol.mjs
 node tests/keyboard.mjs
 node tests/responsive.mjs
+node tests/upload.mjs
