@@ -33,3 +33,6 @@ node tests/export.mjs
 node tests/pages.mjs
 node tests/overview.mjs
 node tests/patrol.mjs
+node tests/keyboard.mjs
+node tests/responsive.mjs
+node tests/upload.mjs

@@ -10,6 +10,7 @@
 // Hand-written: a tiny promise wrapper around indexedDB, no dependency.
 import { reactive } from 'vue'
 import { i18n } from './i18n'
+import { ApiError, requestWithProgress } from './api'
 
 export type QueueKind = 'report' | 'action' | 'patrol'
 
@@ -131,6 +132,11 @@ export const sync = reactive({
   lastError: '',
   items: [] as QueueItem[],
   sent: [] as SentRecord[],
+  /**
+   * The item being sent now, with the bytes of its photos sent so far and in all (photos uploaded on an
+   * earlier try count as sent; `total` is 0 for an item without photos). Null between items.
+   */
+  current: null as { id: string; loaded: number; total: number } | null,
   /** Bumped after every drain that sent something, so views can reload. */
   tick: 0,
 })
@@ -298,12 +304,38 @@ async function post(path: string, body: BodyInit, type: string): Promise<{ statu
   return { status: res.status, json }
 }
 
+/** Uploads one photo with XMLHttpRequest (for its progress); failures as `SendError`s like `post`'s. */
+async function postPhoto(blob: Blob, onProgress: (loaded: number) => void): Promise<{ sha256?: string }> {
+  try {
+    return await requestWithProgress<{ sha256?: string }>('POST', '/api/v1/photos', blob, {
+      onProgress: (p) => onProgress(p.loaded),
+      // 401 keeps the item and asks to sign in again (the header), without leaving the page.
+      quiet401: true,
+    })
+  } catch (e) {
+    if (e instanceof ApiError) {
+      if (e.status === 0) throw new SendError(0, zh() ? '网络连接失败' : 'Network error')
+      throw new SendError(e.status, e.localized(i18n.global.locale.value))
+    }
+    throw new SendError(0, String(e))
+  }
+}
+
 async function sendOne(item: QueueItem): Promise<SentRecord> {
   // Photos first; remember each sha256 so a resend does not upload it again.
+  const size = (p: QueuedPhoto) => p.data.byteLength
+  const total = item.photos.reduce((n, p) => n + size(p), 0)
+  let done = item.photos.filter((p) => p.sha256).reduce((n, p) => n + size(p), 0)
+  sync.current = { id: item.id, loaded: done, total }
   for (const p of item.photos) {
     if (p.sha256) continue
-    const r = await post('/api/v1/photos', new Blob([p.data], { type: p.type }), p.type)
-    p.sha256 = String(r.json?.sha256 ?? '')
+    const blob = new Blob([p.data], { type: p.type })
+    const r = await postPhoto(blob, (loaded) => {
+      if (sync.current?.id === item.id) sync.current.loaded = done + Math.min(loaded, blob.size)
+    })
+    done += size(p)
+    if (sync.current?.id === item.id) sync.current.loaded = done
+    p.sha256 = String(r?.sha256 ?? '')
     await idb.put(STORES.queue, item)
   }
   const shas = item.photos.map((p) => p.sha256!).filter(Boolean)
@@ -358,6 +390,7 @@ async function drainOnce(): Promise<void> {
         sync.lastError = ''
       } catch (e) {
         const se = e instanceof SendError ? e : new SendError(0, String(e))
+        sync.current = null
         if (se.status === 401) {
           sync.needLogin = true
           await idb.put(STORES.queue, item)
@@ -383,6 +416,7 @@ async function drainOnce(): Promise<void> {
     }
   } finally {
     sync.sending = false
+    sync.current = null
     await refresh()
     if (sentAny) sync.tick++
   }

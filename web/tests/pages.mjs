@@ -17,7 +17,7 @@ const ACCOUNTS = {
 }
 
 // Chrome: where every word is the app's own (nav, titles, labels, buttons, headers).
-const DESKTOP_CHROME = ['.topbar .brand', '.el-menu', '.page-title', '.el-form-item__label', '.el-table th', '.el-card__header',
+const DESKTOP_CHROME = ['.topbar .brand', '.menu', '.page-title', '.el-form-item__label', '.el-table th', '.el-card__header',
   'button', '.el-descriptions__label', '.el-tag', '.el-dialog__header', '.el-empty__description', '.el-select__placeholder',
   '.muted', '.el-result__title']
 const PHONE_CHROME = ['.m-brand', '.m-sync', '.m-nav', '.m-card h2', '.m-row > .muted', '.m-bigbtn', 'button', '.m-foot', 'label']

@@ -34,7 +34,8 @@ try {
   const answer = page.waitForResponse((r) => r.url().endsWith(`/api/v1/matters/${theirs.id}`))
   await page.goto(`${BASE_URL}/matters/${theirs.id}`)
   check((await answer).status() === 404, 'the API refuses the matter (404)')
-  await page.waitForSelector('.el-message--error', { timeout: 10000 })
+  // The page shows the refusal in place of the matter (with a retry), not the matter.
+  await page.waitForSelector('[data-test=load-error]', { timeout: 10000 })
   const body = await page.textContent('body')
   check(!body.includes(theirs.tracking_code) && !body.includes(theirs.description), 'the page shows nothing of it')
   await page.screenshot({ path: join(outDir, 'scope-refused.png'), fullPage: true })
