@@ -2,7 +2,7 @@
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::{auth, categories, imports, matters, notify, photos, portal, routes, views};
+use crate::{auth, categories, imports, matters, notify, photos, portal, rentals, routes, views};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -53,6 +53,25 @@ use crate::{auth, categories, imports, matters, notify, photos, portal, routes, 
         notify::create_webhook,
         notify::webhooks,
         notify::deactivate_webhook,
+        rentals::create_property,
+        rentals::properties,
+        rentals::property,
+        rentals::create_unit,
+        rentals::units,
+        rentals::unit,
+        rentals::act,
+        rentals::inspect,
+        rentals::inspections,
+        rentals::rounds,
+        rentals::check_in,
+        rentals::tenancies,
+        rentals::check_out,
+        rentals::lookup,
+        rentals::overview,
+        rentals::qr_svg,
+        rentals::qr_png_route,
+        rentals::search,
+        rentals::listing,
     ),
     components(schemas(
         crate::error::ErrorBody,

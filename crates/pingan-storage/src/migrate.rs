@@ -53,6 +53,11 @@ pub(crate) const SQLITE: &[Migration] = &[
         name: "milestones",
         sql: include_str!("../migrations/sqlite/0007_milestones.sql"),
     },
+    Migration {
+        version: 8,
+        name: "rentals",
+        sql: include_str!("../migrations/sqlite/0008_rentals.sql"),
+    },
 ];
 
 pub(crate) const POSTGRES: &[Migration] = &[
@@ -90,6 +95,11 @@ pub(crate) const POSTGRES: &[Migration] = &[
         version: 7,
         name: "milestones",
         sql: include_str!("../migrations/postgres/0007_milestones.sql"),
+    },
+    Migration {
+        version: 8,
+        name: "rentals",
+        sql: include_str!("../migrations/postgres/0008_rentals.sql"),
     },
 ];
 
