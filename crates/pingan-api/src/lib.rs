@@ -163,6 +163,10 @@ fn build_router(state: AppState, assets: Option<web::Assets>) -> Router {
             "/api/v1/rentals/units/{id}/tenancies",
             get(rentals::tenancies).post(rentals::check_in),
         )
+        .route(
+            "/api/v1/rentals/units/{id}/photos/{sha256}",
+            get(rentals::photo),
+        )
         .route("/api/v1/rentals/units/{id}/qr.svg", get(rentals::qr_svg))
         .route(
             "/api/v1/rentals/units/{id}/qr.png",

@@ -1131,6 +1131,39 @@ pub async fn inspections(
     Ok(Json(list.into_iter().map(InspectionView::from).collect()))
 }
 
+/// A photo of one of the unit's checks.
+#[utoipa::path(get, path = "/api/v1/rentals/units/{id}/photos/{sha256}", tag = "rentals",
+    params(("id" = i64, Path), ("sha256" = String, Path)),
+    responses((status = 200, description = "The image"), (status = 404, body = ErrorBody)))]
+pub async fn photo(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    ApiPath((id, sha)): ApiPath<(i64, String)>,
+) -> ApiResult<Response> {
+    visible_unit(&state, &caller, id).await?;
+    let attached = state
+        .store
+        .inspections(id)
+        .await?
+        .iter()
+        .any(|i| i.photos.contains(&sha));
+    if !attached {
+        return Err(ApiError::NotFound("photo"));
+    }
+    let (kind, bytes) = state
+        .photos
+        .open(&sha)
+        .await
+        .map_err(ApiError::Photo)?
+        .ok_or(ApiError::NotFound("photo"))?;
+    let mut response = image(bytes, kind.mime());
+    response.headers_mut().insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("private, max-age=31536000, immutable"),
+    );
+    Ok(response)
+}
+
 #[derive(Debug, Deserialize, IntoParams)]
 pub struct RoundsQuery {
     /// Also list units falling due within this many hours (0-168, default 12:
@@ -1716,9 +1749,12 @@ async fn sheet_for(
 
 fn image(bytes: Vec<u8>, mime: &'static str) -> Response {
     let mut response = bytes.into_response();
-    response
-        .headers_mut()
-        .insert(header::CONTENT_TYPE, HeaderValue::from_static(mime));
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(mime));
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
     response
 }
 

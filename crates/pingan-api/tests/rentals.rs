@@ -410,6 +410,21 @@ async fn unit_lifecycle_and_the_check_that_blocks_letting(store: Arc<dyn Store>)
     .await;
     assert_eq!(checks.as_array().unwrap().len(), 2);
     assert_eq!(checks[1]["matter_id"], matter_id);
+    let sha = checks[0]["photos"][0].as_str().unwrap();
+    let (status, _) = get(
+        &f,
+        Role::Landlord,
+        &format!("/api/v1/rentals/units/{uid}/photos/{sha}"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, _) = get(
+        &f,
+        Role::Landlord,
+        &format!("/api/v1/rentals/units/{uid}/photos/{}", "0".repeat(64)),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
 }
 
 async fn check_in_validates_documents_and_the_occupancy_limit(store: Arc<dyn Store>) {

@@ -1016,27 +1016,39 @@ macro_rules! rental_impl {
                 log: &crate::NewLogEntry,
             ) -> crate::Result<u64> {
                 use sqlx::Row;
-                let mut tx = self.writer.begin().await?;
+                // Read first, outside any write transaction: most sweeps find
+                // nothing and should not queue for the writer.
                 let rows = sqlx::query(
                     "SELECT id FROM tenancies WHERE state = 'ended' AND purged_at IS NULL AND ended_at < $1 ORDER BY ended_at, id LIMIT $2",
                 )
                 .bind(ended_before)
                 .bind(i64::from(limit.max(1)))
-                .fetch_all(&mut *tx)
+                .fetch_all(&self.pool)
                 .await?;
-                let ids: Vec<i64> = rows
+                if rows.is_empty() {
+                    return Ok(0);
+                }
+                let candidates: Vec<i64> = rows
                     .iter()
                     .map(|r| r.try_get("id"))
                     .collect::<std::result::Result<_, sqlx::Error>>()?;
-                for id in &ids {
-                    sqlx::query(
+                let mut tx = self.writer.begin().await?;
+                let mut ids = Vec::with_capacity(candidates.len());
+                for id in candidates {
+                    let done = sqlx::query(
                         "UPDATE tenancies SET name_cipher = NULL, name_masked = NULL, id_cipher = NULL, id_hash = NULL, \
-                         id_masked = NULL, phone_cipher = NULL, phone_masked = NULL, purged_at = $1 WHERE id = $2",
+                         id_masked = NULL, phone_cipher = NULL, phone_masked = NULL, purged_at = $1 \
+                         WHERE id = $2 AND purged_at IS NULL",
                     )
                     .bind(log.at)
                     .bind(id)
                     .execute(&mut *tx)
-                    .await?;
+                    .await?
+                    .rows_affected();
+                    // Another sweep purged it meanwhile: log it once only.
+                    if done > 0 {
+                        ids.push(id);
+                    }
                 }
                 let entries: Vec<crate::NewLogEntry> = ids
                     .iter()

@@ -333,3 +333,34 @@ async fn purge_leaves_no_trace_in_the_sqlite_file() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[tokio::test]
+async fn key_rotation_reseals_rental_fields() {
+    let dir =
+        std::env::temp_dir().join(format!("pingan-rotate-{}-{}", std::process::id(), now_ms()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("pingan.sqlite");
+    let text = PersonalDataKeys::generate_text();
+    let first = SqliteStore::open(&path, PersonalDataKeys::parse(&text).unwrap())
+        .await
+        .unwrap();
+    let store: Arc<dyn Store> = Arc::new(first.clone());
+    let unit = vacant_unit(&store, 2).await;
+    store
+        .check_in(&check_in(&unit, vec![tenant(ID_NUMBER)], 1000))
+        .await
+        .unwrap();
+    first.close().await;
+    let rotated = PersonalDataKeys::parse(&PersonalDataKeys::rotated_text(&text).unwrap()).unwrap();
+    let second: Arc<dyn Store> = Arc::new(SqliteStore::open(&path, rotated).await.unwrap());
+    // The property's contact and the tenant's name, number and phone.
+    assert_eq!(second.reencrypt_personal_data().await.unwrap(), 4);
+    assert_eq!(second.reencrypt_personal_data().await.unwrap(), 0);
+    // Still found by exact match: the lookup hash does not change.
+    let found = second
+        .tenancies_by_document(&RentalReach::everywhere(), unit.landlord_id, ID_NUMBER, 20)
+        .await
+        .unwrap();
+    assert_eq!(found.len(), 1);
+    let _ = std::fs::remove_dir_all(&dir);
+}
