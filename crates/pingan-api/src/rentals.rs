@@ -977,6 +977,13 @@ pub async fn record_inspection(
             "a check needs at least one photo",
         ));
     }
+    if req.photos.len() > state.config.photos_per_request {
+        return Err(ApiError::invalid(
+            "too_many_photos",
+            format!("照片最多 {} 张", state.config.photos_per_request),
+            format!("at most {} photos", state.config.photos_per_request),
+        ));
+    }
     let note = req
         .note
         .as_deref()
@@ -1996,4 +2003,24 @@ pub async fn sweep(state: &AppState, now: i64) -> Result<RentalSweep, StoreError
         }
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn qr_sheets_are_whole_images() {
+        let link = "https://pingan.example.gov.cn/rental/42.AbCdEfGhIjKlMnOp";
+        let png = qr_png(link).unwrap();
+        let info = pingan_storage::photos::inspect(&png, 10 << 20).unwrap();
+        // Version 4 at level M holds this link: 33 modules and 8 of quiet zone, 8 px each.
+        assert_eq!((info.width, info.height), (328, 328));
+        if let Ok(dir) = std::env::var("PINGAN_QR_SAMPLE_DIR") {
+            std::fs::write(std::path::Path::new(&dir).join("qr.png"), &png).unwrap();
+        }
+        let svg = qr_sheet_svg(link, "3<01>&").unwrap();
+        assert!(svg.contains("3&lt;01&gt;&amp;") && svg.contains(link));
+        assert!(svg.starts_with("<?xml") && svg.trim_end().ends_with("</svg>"));
+    }
 }

@@ -913,4 +913,31 @@ async fn landlords_and_staff_stay_in_scope(store: Arc<dyn Store>) {
     assert!(png.starts_with(b"\x89PNG\r\n\x1a\n"));
     let (status, _, _) = qr(format!("/api/v1/rentals/units/{uid}/qr.png"), other_token).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
+
+    // Every route is in the OpenAPI document.
+    let (_, doc) = call(&f.app, Method::GET, "/api/openapi.json", None, None).await;
+    for path in [
+        "/api/v1/rentals/properties",
+        "/api/v1/rentals/properties/{id}",
+        "/api/v1/rentals/properties/{id}/units",
+        "/api/v1/rentals/units",
+        "/api/v1/rentals/units/{id}",
+        "/api/v1/rentals/units/{id}/actions",
+        "/api/v1/rentals/units/{id}/inspections",
+        "/api/v1/rentals/units/{id}/photos/{sha256}",
+        "/api/v1/rentals/units/{id}/tenancies",
+        "/api/v1/rentals/units/{id}/qr.svg",
+        "/api/v1/rentals/units/{id}/qr.png",
+        "/api/v1/rentals/rounds",
+        "/api/v1/rentals/tenancies/{id}/check-out",
+        "/api/v1/rentals/tenants/lookup",
+        "/api/v1/rentals/overview",
+        "/api/v1/public/rentals",
+        "/api/v1/public/rentals/{token}",
+    ] {
+        assert!(
+            doc["paths"][path].is_object(),
+            "{path} missing from the OpenAPI document"
+        );
+    }
 }
