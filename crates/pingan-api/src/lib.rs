@@ -180,6 +180,7 @@ fn build_router(state: AppState, assets: Option<web::Assets>) -> Router {
         .route("/api/v1/rentals/tenants/lookup", post(rentals::lookup))
         .route("/api/v1/rentals/overview", get(rentals::overview))
         .route("/api/v1/public/rentals", get(rentals::search))
+        .route("/api/v1/public/rentals/geojson", get(rentals::geojson))
         .route("/api/v1/public/rentals/{token}", get(rentals::listing))
         .fallback(move |uri: axum::http::Uri| async move {
             match assets {

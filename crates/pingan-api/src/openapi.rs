@@ -72,6 +72,7 @@ use crate::{auth, categories, imports, matters, notify, photos, portal, rentals,
         rentals::qr_svg,
         rentals::qr_png_route,
         rentals::search,
+        rentals::geojson,
         rentals::listing,
     ),
     components(schemas(

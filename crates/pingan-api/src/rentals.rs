@@ -1872,16 +1872,17 @@ pub struct SearchQuery {
     pub limit: Option<u32>,
 }
 
-/// Public search of listed units (vacant or let) without signing in.
-#[utoipa::path(get, path = "/api/v1/public/rentals", tag = "public", params(SearchQuery), security(()),
-    responses((status = 200, body = Page<ListingView>), (status = 400, body = ErrorBody)))]
-pub async fn search(
-    State(state): State<AppState>,
-    ApiQuery(q): ApiQuery<SearchQuery>,
-) -> ApiResult<Json<Page<ListingView>>> {
+/// The units a public search finds, and the page it asked for.
+async fn find_listed(
+    state: &AppState,
+    q: SearchQuery,
+    max: u32,
+) -> ApiResult<(Vec<RentalUnit>, StorePage)> {
     let page = list_page(q.after, q.limit.or(Some(50)))?;
-    if page.limit > 200 {
-        return Err(ApiError::InvalidQuery("limit must be at most 200".into()));
+    if page.limit > max {
+        return Err(ApiError::InvalidQuery(format!(
+            "limit must be at most {max}"
+        )));
     }
     let bbox = match q.bbox.as_deref() {
         None => None,
@@ -1923,6 +1924,17 @@ pub async fn search(
         .store
         .rental_units(&RentalReach::everywhere(), &filter, &page)
         .await?;
+    Ok((rows, page))
+}
+
+/// Public search of listed units (vacant or let) without signing in.
+#[utoipa::path(get, path = "/api/v1/public/rentals", tag = "public", params(SearchQuery), security(()),
+    responses((status = 200, body = Page<ListingView>), (status = 400, body = ErrorBody)))]
+pub async fn search(
+    State(state): State<AppState>,
+    ApiQuery(q): ApiQuery<SearchQuery>,
+) -> ApiResult<Json<Page<ListingView>>> {
+    let (rows, page) = find_listed(&state, q, 200).await?;
     let next = (rows.len() as u32 >= page.limit)
         .then(|| rows.last().map(|u| u.id.to_string()))
         .flatten();
@@ -1930,6 +1942,35 @@ pub async fn search(
         items: listings(&state, rows).await?,
         next,
     }))
+}
+
+/// The same search as GeoJSON points for a map (limit up to 1000): each
+/// feature's properties are a listing's, its point rounded to about 100 m.
+#[utoipa::path(get, path = "/api/v1/public/rentals/geojson", tag = "public", params(SearchQuery), security(()),
+    responses((status = 200, description = "A GeoJSON FeatureCollection of listings", body = Object),
+        (status = 400, body = ErrorBody)))]
+pub async fn geojson(
+    State(state): State<AppState>,
+    ApiQuery(q): ApiQuery<SearchQuery>,
+) -> ApiResult<Json<serde_json::Value>> {
+    let (rows, page) = find_listed(&state, q, 1000).await?;
+    let next = (rows.len() as u32 >= page.limit)
+        .then(|| rows.last().map(|u| u.id.to_string()))
+        .flatten();
+    let features: Vec<serde_json::Value> = listings(&state, rows)
+        .await?
+        .into_iter()
+        .map(|l| {
+            serde_json::json!({
+                "type": "Feature",
+                "geometry": {"type": "Point", "coordinates": [l.lng, l.lat]},
+                "properties": l,
+            })
+        })
+        .collect();
+    Ok(Json(
+        serde_json::json!({"type": "FeatureCollection", "features": features, "next": next}),
+    ))
 }
 
 /// A listing by its signed token (the QR code's link), without signing in.

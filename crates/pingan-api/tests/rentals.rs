@@ -820,6 +820,21 @@ async fn landlords_and_staff_stay_in_scope(store: Arc<dyn Store>) {
     ] {
         assert!(!text.contains(secret), "{secret} in {text}");
     }
+    let (status, map) = call(
+        &f.app,
+        Method::GET,
+        "/api/v1/public/rentals/geojson?bbox=119.9,29.9,120.1,30.1",
+        None,
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{map}");
+    assert_eq!(map["type"], "FeatureCollection");
+    assert_eq!(
+        map["features"][0]["geometry"]["coordinates"],
+        json!([120.005, 30.005])
+    );
+    assert_eq!(map["features"][0]["properties"]["token"], listing["token"]);
     let (_, vacant_only) = call(
         &f.app,
         Method::GET,
@@ -933,6 +948,7 @@ async fn landlords_and_staff_stay_in_scope(store: Arc<dyn Store>) {
         "/api/v1/rentals/tenants/lookup",
         "/api/v1/rentals/overview",
         "/api/v1/public/rentals",
+        "/api/v1/public/rentals/geojson",
         "/api/v1/public/rentals/{token}",
     ] {
         assert!(
