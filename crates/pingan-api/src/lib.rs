@@ -153,7 +153,10 @@ fn build_router(state: AppState, assets: Option<web::Assets>) -> Router {
             post(rentals::create_unit),
         )
         .route("/api/v1/rentals/units", get(rentals::units))
-        .route("/api/v1/rentals/units/{id}", get(rentals::unit))
+        .route(
+            "/api/v1/rentals/units/{id}",
+            get(rentals::unit).put(rentals::edit_unit),
+        )
         .route("/api/v1/rentals/units/{id}/actions", post(rentals::act))
         .route(
             "/api/v1/rentals/units/{id}/inspections",

@@ -32,7 +32,7 @@ use pingan_domain::rental::{
 use pingan_domain::{Role, Scope};
 use pingan_storage::rental::{
     CheckIn, Inspection, NewInspection, NewProperty, NewRentalUnit, NewTenant, Property,
-    RentalCounts, RentalReach, RentalUnit, RentalUnitFilter, Tenancy, UnitChange,
+    RentalCounts, RentalReach, RentalUnit, RentalUnitFilter, Tenancy, UnitChange, UnitDetails,
 };
 use pingan_storage::{now_ms, Account, NewLogEntry, Page as StorePage, StoreError};
 use serde::{Deserialize, Serialize};
@@ -649,6 +649,39 @@ pub async fn add_unit(
     if !may {
         return Err(ApiError::Forbidden);
     }
+    let d = unit_details(&req)?;
+    let log = entry(
+        caller,
+        "create",
+        None,
+        Some(rules::INITIAL.as_str()),
+        serde_json::json!({ "property_id": p.id, "label": d.label, "area_m2": d.area_m2,
+            "rent_yuan": d.rent_yuan, "occupancy_limit": d.occupancy_limit }),
+        now,
+    );
+    state
+        .store
+        .create_rental_unit(
+            &NewRentalUnit {
+                property_id: p.id,
+                label: d.label,
+                area_m2: d.area_m2,
+                rent_yuan: d.rent_yuan,
+                street_facing: d.street_facing,
+                floor: d.floor,
+                facilities: d.facilities,
+                occupancy_limit: d.occupancy_limit,
+                state: rules::INITIAL.as_str().to_string(),
+                at: now,
+            },
+            &log,
+        )
+        .await
+        .map_err(store_err)
+}
+
+/// Checks a unit's details against the rules (the occupancy limit against the area).
+fn unit_details(req: &NewUnitRequest) -> ApiResult<UnitDetails> {
     let label = check_len("label", &req.label, 32)?;
     if !(req.area_m2.is_finite() && (1.0..=1000.0).contains(&req.area_m2)) {
         return Err(ApiError::invalid(
@@ -700,34 +733,93 @@ pub async fn add_unit(
             ),
         ));
     }
+    Ok(UnitDetails {
+        label,
+        area_m2: req.area_m2,
+        rent_yuan: req.rent_yuan,
+        street_facing: req.street_facing,
+        floor: req.floor,
+        facilities,
+        occupancy_limit: req.occupancy_limit,
+    })
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct UnitDetailsRequest {
+    /// The version the caller saw.
+    pub version: i64,
+    /// Every detail, as when the unit was added.
+    pub details: NewUnitRequest,
+}
+
+/// Replaces a unit's details (rent, facilities…) by its landlord or staff.
+/// The occupancy limit must suit the area and still hold the tenants now.
+#[utoipa::path(put, path = "/api/v1/rentals/units/{id}", tag = "rentals", params(("id" = i64, Path)),
+    request_body = UnitDetailsRequest,
+    responses((status = 200, body = UnitView), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 409, description = "occupancy_below_tenants or stale_version", body = ErrorBody)))]
+pub async fn edit_unit(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    ApiPath(id): ApiPath<i64>,
+    ApiJson(req): ApiJson<UnitDetailsRequest>,
+) -> ApiResult<Json<UnitView>> {
+    let u = change_details(&state, &caller, id, req, now_ms()).await?;
+    Ok(Json(unit_view(&state, &caller, u)))
+}
+
+/// The service behind `PUT /api/v1/rentals/units/{id}`.
+pub async fn change_details(
+    state: &AppState,
+    caller: &Account,
+    id: i64,
+    req: UnitDetailsRequest,
+    now: i64,
+) -> ApiResult<RentalUnit> {
+    let unit = visible_unit(state, caller, id).await?;
+    if !actors_for(caller, &unit)
+        .iter()
+        .any(|a| matches!(a, UnitActor::Owner | UnitActor::Staff))
+    {
+        return Err(ApiError::Forbidden);
+    }
+    let d = unit_details(&req.details)?;
+    if req.version != unit.version {
+        return Err(ApiError::StaleVersion(format!(
+            "rental unit {id} is at version {}, not {}",
+            unit.version, req.version
+        )));
+    }
+    if d.occupancy_limit < unit.tenants_now {
+        return Err(conflict(
+            "occupancy_below_tenants",
+            format!("已住 {} 人，核定人数不能低于此数", unit.tenants_now),
+            format!(
+                "{} tenants live there; the limit cannot be lower",
+                unit.tenants_now
+            ),
+        ));
+    }
     let log = entry(
         caller,
-        "create",
-        None,
-        Some(rules::INITIAL.as_str()),
-        serde_json::json!({ "property_id": p.id, "label": label, "area_m2": req.area_m2,
-            "rent_yuan": req.rent_yuan, "occupancy_limit": req.occupancy_limit }),
+        "edit",
+        Some(&unit.state),
+        Some(&unit.state),
+        serde_json::json!({ "label": d.label, "area_m2": d.area_m2, "rent_yuan": d.rent_yuan,
+            "street_facing": d.street_facing, "floor": d.floor, "facilities": d.facilities,
+            "occupancy_limit": d.occupancy_limit }),
         now,
     );
     state
         .store
-        .create_rental_unit(
-            &NewRentalUnit {
-                property_id: p.id,
-                label,
-                area_m2: req.area_m2,
-                rent_yuan: req.rent_yuan,
-                street_facing: req.street_facing,
-                floor: req.floor,
-                facilities,
-                occupancy_limit: req.occupancy_limit,
-                state: rules::INITIAL.as_str().to_string(),
-                at: now,
-            },
-            &log,
-        )
+        .update_unit_details(id, req.version, &d, &log)
         .await
-        .map_err(store_err)
+        .map_err(|e| match e {
+            StoreError::Conflict(m) if m.contains("below") => {
+                conflict("occupancy_below_tenants", "核定人数不能低于现住人数", m)
+            }
+            other => store_err(other),
+        })
 }
 
 #[derive(Debug, Deserialize, IntoParams)]

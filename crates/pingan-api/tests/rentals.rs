@@ -521,6 +521,42 @@ async fn check_in_validates_documents_and_the_occupancy_limit(store: Arc<dyn Sto
         "occupancy_limit_exceeded",
     );
 
+    // The landlord edits the listing; the limit must still hold the tenants.
+    let edit = |version: &Value, limit: i64, area: f64, rent: i64| {
+        let (app, uri) = (f.app.clone(), format!("/api/v1/rentals/units/{}", u["id"]));
+        let landlord = token(&f, Role::Landlord).to_string();
+        let body = json!({"version": version, "details": {"label": "301", "area_m2": area, "rent_yuan": rent,
+            "street_facing": true, "floor": 3, "facilities": ["空调"], "occupancy_limit": limit}});
+        async move { call(&app, Method::PUT, &uri, Some(&landlord), Some(body)).await }
+    };
+    let version = ci["unit"]["version"].clone();
+    let (status, body) = edit(&version, 1, 10.0, 900).await;
+    assert_error(
+        status,
+        &body,
+        StatusCode::CONFLICT,
+        "occupancy_below_tenants",
+    );
+    let (status, body) = edit(&version, 3, 10.0, 900).await;
+    assert_error(
+        status,
+        &body,
+        StatusCode::BAD_REQUEST,
+        "occupancy_exceeds_area",
+    );
+    let (status, edited) = edit(&version, 3, 15.0, 900).await;
+    assert_eq!(status, StatusCode::OK, "{edited}");
+    assert_eq!(
+        (
+            edited["rent_yuan"].as_i64(),
+            edited["occupancy_limit"].as_i64()
+        ),
+        (Some(900), Some(3))
+    );
+    assert_eq!(edited["facilities"], json!(["空调"]));
+    let (status, body) = edit(&version, 3, 15.0, 950).await;
+    assert_error(status, &body, StatusCode::CONFLICT, "stale_version");
+
     // Exact-match lookup: staff only, audited, answers masked.
     let lookup = |role| {
         call(

@@ -102,6 +102,18 @@ pub struct RentalUnit {
     pub tenants_now: i64,
 }
 
+/// New details of a unit (the listing), all replaced at once.
+#[derive(Debug, Clone)]
+pub struct UnitDetails {
+    pub label: String,
+    pub area_m2: f64,
+    pub rent_yuan: i64,
+    pub street_facing: bool,
+    pub floor: i64,
+    pub facilities: Vec<String>,
+    pub occupancy_limit: i64,
+}
+
 /// A change to a unit; `None` leaves a field as it is.
 #[derive(Debug, Clone, Default)]
 pub struct UnitChange {
@@ -251,6 +263,15 @@ pub trait RentalStore: Send + Sync {
         id: i64,
         version: i64,
         change: &UnitChange,
+        log: &NewLogEntry,
+    ) -> Result<RentalUnit>;
+    /// Replaces a unit's details if it is still at `version` (else
+    /// `Conflict`) and its limit still holds its tenants, with the log entry.
+    async fn update_unit_details(
+        &self,
+        id: i64,
+        version: i64,
+        details: &UnitDetails,
         log: &NewLogEntry,
     ) -> Result<RentalUnit>;
     /// Records a safety check and the unit's change, in one transaction.
@@ -682,6 +703,50 @@ macro_rules! rental_impl {
             ) -> crate::Result<crate::rental::RentalUnit> {
                 let mut tx = self.writer.begin().await?;
                 change_unit_tx(&mut tx, id, version, change, log).await?;
+                let unit = unit_in_tx(&mut tx, id).await?;
+                tx.commit().await?;
+                Ok(unit)
+            }
+
+            async fn update_unit_details(
+                &self,
+                id: i64,
+                version: i64,
+                d: &crate::rental::UnitDetails,
+                log: &crate::NewLogEntry,
+            ) -> crate::Result<crate::rental::RentalUnit> {
+                let mut tx = self.writer.begin().await?;
+                // The tenants must still fit: counted in the same statement.
+                let updated = sqlx::query(
+                    "UPDATE rental_units SET label = $1, area_m2 = $2, rent_yuan = $3, street_facing = $4, floor = $5, \
+                     facilities = $6, occupancy_limit = $7, version = version + 1, updated_at = $8 \
+                     WHERE id = $9 AND version = $10 \
+                     AND (SELECT COUNT(*) FROM tenancies t WHERE t.unit_id = $9 AND t.state = 'active') <= $7",
+                )
+                .bind(&d.label)
+                .bind(d.area_m2)
+                .bind(d.rent_yuan)
+                .bind(d.street_facing)
+                .bind(d.floor)
+                .bind(serde_json::to_string(&d.facilities).unwrap_or_else(|_| "[]".into()))
+                .bind(d.occupancy_limit)
+                .bind(log.at)
+                .bind(id)
+                .bind(version)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+                if updated == 0 {
+                    let unit = unit_in_tx(&mut tx, id).await?;
+                    return Err(crate::StoreError::Conflict(if unit.version != version {
+                        format!("rental unit {id} is no longer at version {version}")
+                    } else {
+                        format!("occupancy limit {} is below the {} tenants of rental unit {id}", d.occupancy_limit, unit.tenants_now)
+                    }));
+                }
+                let mut entry = log.clone();
+                entry.subject = format!("rental_unit:{id}");
+                append_log_tx(&mut tx, &entry).await?;
                 let unit = unit_in_tx(&mut tx, id).await?;
                 tx.commit().await?;
                 Ok(unit)
