@@ -48,8 +48,8 @@ use crate::views::Page;
 
 /// The category of a rectification matter: 出租房消防隐患.
 pub const RECTIFICATION_CATEGORY: &str = "0603";
-/// A failed unit shows on the rounds again this long after its check, for
-/// a follow-up visit while the rectification runs.
+/// When the catalogue has no time limit for the rectification category, a
+/// failed unit is due for its follow-up check this long after it.
 const FOLLOW_UP_AFTER_DAYS: i64 = 7;
 const DAY_MS: i64 = 24 * 3600 * 1000;
 /// Leases run at most 20 years (the Civil Code's limit for a lease).
@@ -1008,6 +1008,9 @@ pub struct InspectionOutcome {
     pub matter_id: Option<i64>,
     /// Its tracking code.
     pub matter_tracking_code: Option<String>,
+    /// When the rectification is due (the category's time limit on the
+    /// working-time calendar); also the unit's next check.
+    pub rectify_by: Option<i64>,
 }
 
 /// Records a safety check by a grid worker or chief of the unit's grid. A
@@ -1128,19 +1131,39 @@ pub async fn record_inspection(
         }
     }
     let photos: Vec<String> = req.photos.iter().map(|s| s.to_ascii_lowercase()).collect();
+    // The rectification deadline: the category's time limit (3 working days
+    // for 0603) on the working-time calendar. The unit is due for its
+    // follow-up check then; the matter gets its own deadline on dispatch.
+    let rectify_by = (!passed).then(|| {
+        pingan_domain::category::CategoryCode::parse(RECTIFICATION_CATEGORY)
+            .ok()
+            .and_then(|code| {
+                state
+                    .catalogue()
+                    .1
+                    .get(&code)
+                    .and_then(|c| c.limit(pingan_domain::category::Severity::Normal))
+            })
+            .map(|limit| limit.deadline(&state.calendar, now))
+            .unwrap_or(now + FOLLOW_UP_AFTER_DAYS * DAY_MS)
+    });
     let mut matter = None;
-    if !passed {
+    if let Some(due) = rectify_by {
         let failed: Vec<&str> = items
             .iter()
             .filter(|r| !r.passed)
             .map(|r| r.item.name_zh())
             .collect();
         // Names the unit and the failed items only: no personal data.
+        let day = pingan_domain::calendar::LocalDate::from_utc_ms(due);
         let description = format!(
-            "出租房安全检查未通过（房间 {} #{}）：{}。请限期整改。",
+            "出租房安全检查未通过（房间 {} #{}）：{}。请于 {}-{:02}-{:02} 前整改。",
             unit.label,
             unit.id,
-            failed.join("、")
+            failed.join("、"),
+            day.year(),
+            day.month(),
+            day.day()
         );
         let (m, _) = crate::matters::file_report(
             state,
@@ -1169,11 +1192,7 @@ pub async fn record_inspection(
         rectification_matter_id: if passed { None } else { Some(matter_id) },
         last_inspected_at: Some(now),
         next_inspection_due: Some(Some(
-            now + if passed {
-                rules::REINSPECT_AFTER_DAYS
-            } else {
-                FOLLOW_UP_AFTER_DAYS
-            } * DAY_MS,
+            rectify_by.unwrap_or(now + rules::REINSPECT_AFTER_DAYS * DAY_MS),
         )),
     };
     let log = entry(
@@ -1186,6 +1205,7 @@ pub async fn record_inspection(
             "photos": photos,
             "night": req.night,
             "matter_id": matter_id,
+            "rectify_by": rectify_by,
         }),
         now,
     );
@@ -1214,6 +1234,7 @@ pub async fn record_inspection(
         unit: unit_view(state, caller, unit),
         matter_id,
         matter_tracking_code: matter.map(|m| m.tracking_code),
+        rectify_by,
     })
 }
 

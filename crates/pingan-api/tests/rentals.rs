@@ -226,6 +226,13 @@ async fn unit_lifecycle_and_the_check_that_blocks_letting(store: Arc<dyn Store>)
     assert_eq!(out["inspection"]["passed"], false);
     assert_eq!(out["inspection"]["items"].as_array().unwrap().len(), 7);
     let matter_id = out["matter_id"].as_i64().unwrap();
+    // Three working days to put it right; the follow-up check is due then.
+    let rectify_by = out["rectify_by"].as_i64().unwrap();
+    assert!(
+        rectify_by > pingan_storage::now_ms() + DAY
+            && rectify_by < pingan_storage::now_ms() + 8 * DAY
+    );
+    assert_eq!(out["unit"]["next_inspection_due"], rectify_by);
     assert_eq!(out["unit"]["rectification_matter_id"], matter_id);
     let (status, m) = get(
         &f,
