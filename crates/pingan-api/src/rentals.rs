@@ -101,39 +101,30 @@ async fn visible_unit(state: &AppState, caller: &Account, id: i64) -> ApiResult<
         .ok_or(ApiError::NotFound("rental unit"))
 }
 
+/// A refusal of the unit's table: 409 when nobody may act in this state,
+/// 403 when someone may but not the caller.
 fn refused(r: rules::UnitRefusal) -> ApiError {
-    let status_conflict = matches!(r, rules::UnitRefusal::NotAllowedInState { .. });
-    let (state, action) = match r {
-        rules::UnitRefusal::NotAllowedInState { state, action }
-        | rules::UnitRefusal::NotAllowedForActor { state, action } => (state, action),
+    let (status, state, action, zh) = match r {
+        rules::UnitRefusal::NotAllowedInState { state, action } => (
+            StatusCode::CONFLICT,
+            state,
+            action,
+            "房间处于“{s}”状态，不能执行“{a}”",
+        ),
+        rules::UnitRefusal::NotAllowedForActor { state, action } => (
+            StatusCode::FORBIDDEN,
+            state,
+            action,
+            "无权对“{s}”状态的房间执行“{a}”",
+        ),
     };
-    let zh = if status_conflict {
-        format!(
-            "房间处于“{}”状态，不能执行“{}”",
-            state.name_zh(),
-            action.name_zh()
-        )
-    } else {
-        format!(
-            "无权对“{}”状态的房间执行“{}”",
-            state.name_zh(),
-            action.name_zh()
-        )
-    };
-    if status_conflict {
-        ApiError::Refused {
-            status: StatusCode::CONFLICT,
-            code: r.code(),
-            zh,
-            en: r.to_string(),
-        }
-    } else {
-        ApiError::Refused {
-            status: StatusCode::FORBIDDEN,
-            code: r.code(),
-            zh,
-            en: r.to_string(),
-        }
+    ApiError::Refused {
+        status,
+        code: r.code(),
+        zh: zh
+            .replace("{s}", state.name_zh())
+            .replace("{a}", action.name_zh()),
+        en: r.to_string(),
     }
 }
 
