@@ -624,6 +624,60 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/public/rentals": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Public search of listed units (vacant or let) without signing in. */
+        get: operations["rental_search"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/public/rentals/geojson": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The same search as GeoJSON points for a map (limit up to 1000): each
+         *     feature's properties are a listing's, its point rounded to about 100 m.
+         */
+        get: operations["rental_geojson"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/public/rentals/{token}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A listing by its signed token (the QR code's link), without signing in. */
+        get: operations["rental_listing"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/regions/{code}": {
         parameters: {
             query?: never;
@@ -652,6 +706,279 @@ export interface paths {
         get: operations["region_children"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/rentals/overview": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Units, occupancy, tenants and checks per township, village or grid. */
+        get: operations["rental_overview"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/rentals/properties": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Properties the caller reaches (a landlord: their own), by id. */
+        get: operations["rental_properties"];
+        put?: never;
+        /** Adds a property: a landlord for themselves, or staff for a landlord account. */
+        post: operations["rental_create_property"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/rentals/properties/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["rental_property"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/rentals/properties/{id}/units": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Adds a unit to a property, as a draft. */
+        post: operations["rental_create_unit"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/rentals/rounds": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The night inspection round: units in the caller's scope awaiting a check
+         *     or due for one again, by id.
+         */
+        get: operations["rental_rounds"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/rentals/tenancies/{id}/check-out": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Checks a tenant out before the lease ends (landlord or staff). */
+        post: operations["rental_check_out"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/rentals/tenants/lookup": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Finds registrations by exact document number, for authorised staff
+         *     (grid workers and chiefs, centre operators) within their scope. Every
+         *     search is audited (without the number).
+         */
+        post: operations["rental_lookup"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/rentals/units": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Units the caller reaches, by id. */
+        get: operations["rental_units"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/rentals/units/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["rental_unit"];
+        /**
+         * Replaces a unit's details (rent, facilities…) by its landlord or staff.
+         *     The occupancy limit must suit the area and still hold the tenants now.
+         */
+        put: operations["rental_edit_unit"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/rentals/units/{id}/actions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Moves a unit through its life: submit for the check, publish, withdraw, relist. */
+        post: operations["rental_act"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/rentals/units/{id}/inspections": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A unit's checks, newest first. */
+        get: operations["rental_inspections"];
+        put?: never;
+        /**
+         * Records a safety check by a grid worker or chief of the unit's grid. A
+         *     failed item files a rectification matter and blocks letting.
+         */
+        post: operations["rental_inspect"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/rentals/units/{id}/photos/{sha256}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A photo of one of the unit's checks. */
+        get: operations["rental_photo"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/rentals/units/{id}/qr.png": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The unit's QR code as a PNG. */
+        get: operations["rental_qr_png_route"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/rentals/units/{id}/qr.svg": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The unit's printable QR sheet (A4, SVG) linking to its public page. */
+        get: operations["rental_qr_svg"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/rentals/units/{id}/tenancies": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A unit's registrations, newest first, masked. */
+        get: operations["rental_tenancies"];
+        put?: never;
+        /**
+         * Check-in registration (入住登记) by the landlord or staff (the township's
+         *     service desk). Refused unless the unit passed its check and is published.
+         */
+        post: operations["rental_check_in"];
         delete?: never;
         options?: never;
         head?: never;
@@ -904,6 +1231,46 @@ export interface components {
              */
             version: number;
         };
+        CheckInOutcome: {
+            tenancies: components["schemas"]["TenancyView"][];
+            unit: components["schemas"]["RentalUnitView"];
+        };
+        CheckInRequest: {
+            /**
+             * Format: int64
+             * @description When the lease ends: the tenancy is checked out automatically then.
+             */
+            lease_end: number;
+            /**
+             * Format: int64
+             * @description Milliseconds since the Unix epoch (UTC).
+             */
+            lease_start: number;
+            /**
+             * @description 1 or more tenants moving in together (a family), within the
+             *     unit's occupancy limit.
+             */
+            tenants: components["schemas"]["TenantRequest"][];
+            /**
+             * Format: int64
+             * @description The unit's version the caller saw.
+             */
+            version: number;
+        };
+        CheckItemRequest: {
+            /** @description extinguisher, escape_route, no_indoor_ebike_charging, wiring, gas, smoke_alarm, occupancy_per_area. */
+            item: string;
+            /** @description Up to 200 characters; say what is wrong when an item fails. */
+            note?: string | null;
+            passed: boolean;
+        };
+        CheckResultView: {
+            /** @description extinguisher, escape_route, no_indoor_ebike_charging, wiring, gas, smoke_alarm, occupancy_per_area. */
+            item: string;
+            item_name: string;
+            note?: string | null;
+            passed: boolean;
+        };
         /** @description Open and overdue matters under one child region. */
         ChildCounts: {
             code: string;
@@ -1001,6 +1368,95 @@ export interface components {
             items: components["schemas"]["MatterView"][];
             /** @description to_review, to_verify, returned, to_accept, to_handle, overdue. */
             name: string;
+        };
+        InspectionOutcome: {
+            inspection: components["schemas"]["InspectionView"];
+            /**
+             * Format: int64
+             * @description The rectification matter filed for a failed check.
+             */
+            matter_id?: number | null;
+            /** @description Its tracking code. */
+            matter_tracking_code?: string | null;
+            /**
+             * Format: int64
+             * @description When the rectification is due (the category's time limit on the
+             *     working-time calendar); also the unit's next check.
+             */
+            rectify_by?: number | null;
+            unit: components["schemas"]["RentalUnitView"];
+        };
+        InspectionRequest: {
+            /** @description Every item of the checklist, once each. */
+            items: components["schemas"]["CheckItemRequest"][];
+            /** @description Done on a night round (夜查). */
+            night?: boolean;
+            note?: string | null;
+            /** @description At least one photo, uploaded before with `POST /api/v1/photos`. */
+            photos: string[];
+            /**
+             * Format: int64
+             * @description The unit's version the inspector saw.
+             */
+            version: number;
+        };
+        InspectionView: {
+            /** Format: int64 */
+            at: number;
+            /** Format: int64 */
+            id: number;
+            /** Format: int64 */
+            inspector_id: number;
+            items: components["schemas"]["CheckResultView"][];
+            /**
+             * Format: int64
+             * @description The rectification matter a failed check filed.
+             */
+            matter_id?: number | null;
+            /** @description Done on a night round. */
+            night: boolean;
+            note: string;
+            passed: boolean;
+            /** @description sha256 of the photos; shown with the rectification matter when one was filed. */
+            photos: string[];
+            /** Format: int64 */
+            unit_id: number;
+        };
+        /**
+         * @description A unit as the public sees it: no landlord, no address, no tenant, the
+         *     point rounded to about 100 m.
+         */
+        ListingView: {
+            /** Format: double */
+            area_m2: number;
+            facilities: string[];
+            /** Format: int64 */
+            floor: number;
+            grid_code: string;
+            label: string;
+            /**
+             * Format: int64
+             * @description When it last passed its safety check.
+             */
+            last_inspected_at?: number | null;
+            /** Format: double */
+            lat: number;
+            /**
+             * Format: double
+             * @description WGS-84, rounded to 3 decimals.
+             */
+            lng: number;
+            /** Format: int64 */
+            occupancy_limit: number;
+            /** Format: int64 */
+            rent_yuan: number;
+            street_facing: boolean;
+            /** @description Opens this listing at `/api/v1/public/rentals/{token}`. */
+            token: string;
+            township?: string | null;
+            /** @description Whether tenants may move in now. */
+            vacant: boolean;
+            village?: string | null;
         };
         LocateResponse: {
             grid: components["schemas"]["GridRef"];
@@ -1235,6 +1691,55 @@ export interface components {
              */
             started_at: number;
         };
+        NewPropertyRequest: {
+            /** @description The full address (staff and the landlord only; never public). */
+            address: string;
+            /** @description A contact phone for the property; stored encrypted, shown masked. */
+            contact?: string | null;
+            /** @description wgs84 (default), gcj02 or bd09. */
+            crs?: string | null;
+            /**
+             * Format: int64
+             * @description Staff name the landlord's account (role landlord); a landlord leaves it out.
+             */
+            landlord_id?: number | null;
+            /** Format: double */
+            lat: number;
+            /**
+             * Format: double
+             * @description Where it is; the grid is located from the point.
+             */
+            lng: number;
+            /** @description A name for the building, e.g. `清波街 12 号`. */
+            name: string;
+        };
+        NewRentalUnitRequest: {
+            /**
+             * Format: double
+             * @description Usable floor area, 1-1000 m².
+             */
+            area_m2: number;
+            /** @description At most 20 names of up to 20 characters, e.g. `空调`, `独立卫生间`. */
+            facilities?: string[];
+            /**
+             * Format: int64
+             * @description -5 (basement) to 200.
+             */
+            floor: number;
+            /** @description Room or flat number, 1-32 characters. */
+            label: string;
+            /**
+             * Format: int64
+             * @description At least 1, at most one occupant per 5 m² of area.
+             */
+            occupancy_limit: number;
+            /**
+             * Format: int64
+             * @description Monthly rent in yuan, 0-1,000,000.
+             */
+            rent_yuan: number;
+            street_facing: boolean;
+        };
         NewUnitRequest: {
             /** @description command_centre, department, four_platform_office, mediation_committee or village_committee. */
             kind: string;
@@ -1290,6 +1795,28 @@ export interface components {
             /** Format: int64 */
             overdue: number;
         };
+        OverviewRow: {
+            /** @description Township (9 digits), village (12) or grid (15) code. */
+            code: string;
+            /** Format: int64 */
+            failed_checks: number;
+            /** Format: int64 */
+            inspections_due: number;
+            /** Format: int64 */
+            let_units: number;
+            name?: string | null;
+            /**
+             * Format: int64
+             * @description Registrations ever made, including purged (anonymous) ones.
+             */
+            registrations_total: number;
+            /** Format: int64 */
+            tenants_now: number;
+            /** Format: int64 */
+            units: number;
+            /** Format: int64 */
+            vacant_units: number;
+        };
         /**
          * @description One page of a list. Pass `next` back as `after` for the following page;
          *     it is null on the last page.
@@ -1334,6 +1861,45 @@ export interface components {
                 code: string;
                 name: string;
                 village_code: string;
+            }[];
+            next?: string | null;
+        };
+        /**
+         * @description One page of a list. Pass `next` back as `after` for the following page;
+         *     it is null on the last page.
+         */
+        Page_ListingView: {
+            items: {
+                /** Format: double */
+                area_m2: number;
+                facilities: string[];
+                /** Format: int64 */
+                floor: number;
+                grid_code: string;
+                label: string;
+                /**
+                 * Format: int64
+                 * @description When it last passed its safety check.
+                 */
+                last_inspected_at?: number | null;
+                /** Format: double */
+                lat: number;
+                /**
+                 * Format: double
+                 * @description WGS-84, rounded to 3 decimals.
+                 */
+                lng: number;
+                /** Format: int64 */
+                occupancy_limit: number;
+                /** Format: int64 */
+                rent_yuan: number;
+                street_facing: boolean;
+                /** @description Opens this listing at `/api/v1/public/rentals/{token}`. */
+                token: string;
+                township?: string | null;
+                /** @description Whether tenants may move in now. */
+                vacant: boolean;
+                village?: string | null;
             }[];
             next?: string | null;
         };
@@ -1465,6 +2031,30 @@ export interface components {
          * @description One page of a list. Pass `next` back as `after` for the following page;
          *     it is null on the last page.
          */
+        Page_PropertyView: {
+            items: {
+                address: string;
+                /** @description The landlord's contact phone for this property, masked. */
+                contact_masked?: string | null;
+                /** Format: int64 */
+                created_at: number;
+                grid_code: string;
+                /** Format: int64 */
+                id: number;
+                /** Format: int64 */
+                landlord_id: number;
+                /** Format: double */
+                lat: number;
+                /** Format: double */
+                lng: number;
+                name: string;
+            }[];
+            next?: string | null;
+        };
+        /**
+         * @description One page of a list. Pass `next` back as `after` for the following page;
+         *     it is null on the last page.
+         */
         Page_RegionView: {
             items: {
                 active: boolean;
@@ -1474,6 +2064,65 @@ export interface components {
                 level: string;
                 name: string;
                 parent_code?: string | null;
+            }[];
+            next?: string | null;
+        };
+        /**
+         * @description One page of a list. Pass `next` back as `after` for the following page;
+         *     it is null on the last page.
+         */
+        Page_RentalUnitView: {
+            items: {
+                /** @description What the caller may do: submit, inspect, publish, check_in, withdraw, relist. */
+                actions_allowed: string[];
+                /** Format: double */
+                area_m2: number;
+                /** Format: int64 */
+                created_at: number;
+                facilities: string[];
+                /** Format: int64 */
+                floor: number;
+                grid_code: string;
+                /** Format: int64 */
+                id: number;
+                /** @description Room or flat number, e.g. `301`. */
+                label: string;
+                /** Format: int64 */
+                landlord_id: number;
+                /** Format: int64 */
+                last_inspected_at?: number | null;
+                /** Format: double */
+                lat: number;
+                /** Format: double */
+                lng: number;
+                /** Format: int64 */
+                next_inspection_due?: number | null;
+                /** Format: int64 */
+                occupancy_limit: number;
+                /** Format: int64 */
+                property_id: number;
+                /** @description The signed token of the unit's public page (`/rental/{token}`). */
+                public_token: string;
+                /** Format: int64 */
+                rectification_matter_id?: number | null;
+                /**
+                 * Format: int64
+                 * @description Monthly rent in yuan.
+                 */
+                rent_yuan: number;
+                /** @description draft, awaiting_inspection, passed, rectification_required, vacant, let, withdrawn. */
+                state: string;
+                state_name: string;
+                street_facing: boolean;
+                /** Format: int64 */
+                tenants_now: number;
+                /** Format: int64 */
+                updated_at: number;
+                /**
+                 * Format: int64
+                 * @description Send it back with an action, an inspection or a check-in.
+                 */
+                version: number;
             }[];
             next?: string | null;
         };
@@ -1572,6 +2221,23 @@ export interface components {
              */
             distance_m: number;
         };
+        PropertyView: {
+            address: string;
+            /** @description The landlord's contact phone for this property, masked. */
+            contact_masked?: string | null;
+            /** Format: int64 */
+            created_at: number;
+            grid_code: string;
+            /** Format: int64 */
+            id: number;
+            /** Format: int64 */
+            landlord_id: number;
+            /** Format: double */
+            lat: number;
+            /** Format: double */
+            lng: number;
+            name: string;
+        };
         /** @description A region in a breadcrumb. */
         RegionRef: {
             code: string;
@@ -1588,6 +2254,58 @@ export interface components {
             name: string;
             parent_code?: string | null;
         };
+        RentalUnitView: {
+            /** @description What the caller may do: submit, inspect, publish, check_in, withdraw, relist. */
+            actions_allowed: string[];
+            /** Format: double */
+            area_m2: number;
+            /** Format: int64 */
+            created_at: number;
+            facilities: string[];
+            /** Format: int64 */
+            floor: number;
+            grid_code: string;
+            /** Format: int64 */
+            id: number;
+            /** @description Room or flat number, e.g. `301`. */
+            label: string;
+            /** Format: int64 */
+            landlord_id: number;
+            /** Format: int64 */
+            last_inspected_at?: number | null;
+            /** Format: double */
+            lat: number;
+            /** Format: double */
+            lng: number;
+            /** Format: int64 */
+            next_inspection_due?: number | null;
+            /** Format: int64 */
+            occupancy_limit: number;
+            /** Format: int64 */
+            property_id: number;
+            /** @description The signed token of the unit's public page (`/rental/{token}`). */
+            public_token: string;
+            /** Format: int64 */
+            rectification_matter_id?: number | null;
+            /**
+             * Format: int64
+             * @description Monthly rent in yuan.
+             */
+            rent_yuan: number;
+            /** @description draft, awaiting_inspection, passed, rectification_required, vacant, let, withdrawn. */
+            state: string;
+            state_name: string;
+            street_facing: boolean;
+            /** Format: int64 */
+            tenants_now: number;
+            /** Format: int64 */
+            updated_at: number;
+            /**
+             * Format: int64
+             * @description Send it back with an action, an inspection or a check-in.
+             */
+            version: number;
+        };
         RevealedPhone: {
             phone: string;
         };
@@ -1598,6 +2316,55 @@ export interface components {
             };
             /** Format: int64 */
             total: number;
+        };
+        /** @description A registration, its personal fields masked (all null once purged). */
+        TenancyView: {
+            doc_type: string;
+            /** @description lease_end (automatic check-out) or early (checked out by hand). */
+            end_reason?: string | null;
+            /** Format: int64 */
+            ended_at?: number | null;
+            grid_code: string;
+            /** Format: int64 */
+            id: number;
+            id_masked?: string | null;
+            /** Format: int64 */
+            lease_end: number;
+            /** Format: int64 */
+            lease_start: number;
+            name_masked?: string | null;
+            phone_masked?: string | null;
+            /**
+             * Format: int64
+             * @description When the personal fields were deleted.
+             */
+            purged_at?: number | null;
+            /** Format: int64 */
+            registered_at: number;
+            /** Format: int64 */
+            registered_by: number;
+            /** @description active or ended. */
+            state: string;
+            /** Format: int64 */
+            unit_id: number;
+        };
+        TenantLookupRequest: {
+            /**
+             * @description The exact document number (spaces and case are ignored). Sent in the
+             *     body, so it stays out of URLs and access logs.
+             */
+            id_number: string;
+        };
+        TenantRequest: {
+            /**
+             * @description resident_id (checked against GB 11643), passport, hk_macao_permit,
+             *     taiwan_permit or foreign_permanent_resident_id.
+             */
+            doc_type: string;
+            id_number: string;
+            /** @description 1-50 characters. */
+            name: string;
+            phone: string;
         };
         TrackingStep: {
             action: string;
@@ -1618,6 +2385,25 @@ export interface components {
             tracking_code: string;
             /** Format: int64 */
             updated_at: number;
+        };
+        UnitActionRequest: {
+            /** @description submit, publish, withdraw or relist (inspections and check-ins have their own routes). */
+            action: string;
+            note?: string | null;
+            /**
+             * Format: int64
+             * @description The version the caller saw.
+             */
+            version: number;
+        };
+        UnitDetailsRequest: {
+            /** @description Every detail, as when the unit was added. */
+            details: components["schemas"]["NewRentalUnitRequest"];
+            /**
+             * Format: int64
+             * @description The version the caller saw.
+             */
+            version: number;
         };
         UnitView: {
             /** Format: int64 */
@@ -3021,6 +3807,118 @@ export interface operations {
             };
         };
     };
+    rental_search: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A region code prefix (e.g. a township's 9 digits). */
+                under: string | null;
+                rent_min: number | null;
+                rent_max: number | null;
+                area_min: number | null;
+                area_max: number | null;
+                street_facing: boolean | null;
+                /** @description true: only units tenants may move into now (default: every listed unit). */
+                vacant: boolean | null;
+                /** @description west,south,east,north in WGS-84, for a map. */
+                bbox: string | null;
+                after: string | null;
+                limit: number | null;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Page_ListingView"];
+                };
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    rental_geojson: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A region code prefix (e.g. a township's 9 digits). */
+                under: string | null;
+                rent_min: number | null;
+                rent_max: number | null;
+                area_min: number | null;
+                area_max: number | null;
+                street_facing: boolean | null;
+                /** @description true: only units tenants may move into now (default: every listed unit). */
+                vacant: boolean | null;
+                /** @description west,south,east,north in WGS-84, for a map. */
+                bbox: string | null;
+                after: string | null;
+                limit: number | null;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A GeoJSON FeatureCollection of listings */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": Record<string, unknown>;
+                };
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    rental_listing: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                token: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ListingView"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     region: {
         parameters: {
             query?: never;
@@ -3077,6 +3975,789 @@ export interface operations {
                 };
             };
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    rental_overview: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description township, village (default) or grid. */
+                level: string | null;
+                /** @description A region prefix within the caller's scope (default: the whole scope). */
+                under: string | null;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OverviewRow"][];
+                };
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    rental_properties: {
+        parameters: {
+            query?: {
+                /** @description The `next` value of the previous page. */
+                after?: string;
+                /** @description Items per page, 1-1000 (default 100). */
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Page_PropertyView"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    rental_create_property: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["NewPropertyRequest"];
+            };
+        };
+        responses: {
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PropertyView"];
+                };
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The point lies in no grid */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    rental_property: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PropertyView"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    rental_create_unit: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["NewRentalUnitRequest"];
+            };
+        };
+        responses: {
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RentalUnitView"];
+                };
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    rental_rounds: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description Also list units falling due within this many hours (0-168, default 12:
+                 *     tonight's round).
+                 */
+                within_hours: number | null;
+                after: string | null;
+                limit: number | null;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Page_RentalUnitView"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    rental_check_out: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TenancyView"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Already ended */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    rental_lookup: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["TenantLookupRequest"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TenancyView"][];
+                };
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    rental_units: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                property_id: number | null;
+                /** @description One state, e.g. `vacant`. */
+                state: string | null;
+                /** @description A region or grid code prefix within the caller's scope. */
+                under: string | null;
+                after: string | null;
+                limit: number | null;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Page_RentalUnitView"];
+                };
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    rental_unit: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RentalUnitView"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    rental_edit_unit: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["UnitDetailsRequest"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RentalUnitView"];
+                };
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description occupancy_below_tenants or stale_version */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    rental_act: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["UnitActionRequest"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RentalUnitView"];
+                };
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not in this state, or a stale version */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    rental_inspections: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["InspectionView"][];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    rental_inspect: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["InspectionRequest"];
+            };
+        };
+        responses: {
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["InspectionOutcome"];
+                };
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not in this state, a rectification still open, or a stale version */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    rental_photo: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+                sha256: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The image */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    rental_qr_png_route: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description image/png */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    rental_qr_svg: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description image/svg+xml */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    rental_tenancies: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+                /** @description Only tenants registered now. */
+                active: boolean | null;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TenancyView"][];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    rental_check_in: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CheckInRequest"];
+            };
+        };
+        responses: {
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CheckInOutcome"];
+                };
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unit not lettable (unit_action_not_allowed_in_state), occupancy_limit_exceeded, tenant_already_registered or stale_version */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -45,6 +45,15 @@ pub enum ApiError {
         zh: String,
         en: String,
     },
+    /// Refused with its own status and code (e.g. a 409 for a rental unit
+    /// in the wrong state).
+    #[error("{en}")]
+    Refused {
+        status: StatusCode,
+        code: &'static str,
+        zh: String,
+        en: String,
+    },
     /// An upload that is not an acceptable photo.
     #[error("{0}")]
     Photo(pingan_storage::photos::PhotoError),
@@ -95,6 +104,7 @@ impl ApiError {
             ApiError::StaleVersion(_) => StatusCode::CONFLICT,
             ApiError::PlaceOutsideGrids => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::Invalid { .. } => StatusCode::BAD_REQUEST,
+            ApiError::Refused { status, .. } => *status,
             ApiError::Photo(e) => match e {
                 pingan_storage::photos::PhotoError::TooLarge { .. } => {
                     StatusCode::PAYLOAD_TOO_LARGE
@@ -127,7 +137,7 @@ impl ApiError {
             ApiError::Workflow(r) => r.code(),
             ApiError::StaleVersion(_) => "stale_version",
             ApiError::PlaceOutsideGrids => "not_in_any_grid",
-            ApiError::Invalid { code, .. } => code,
+            ApiError::Invalid { code, .. } | ApiError::Refused { code, .. } => code,
             ApiError::Photo(e) => e.code(),
             ApiError::Internal(_) => "internal",
         }
@@ -172,7 +182,7 @@ impl ApiError {
             }
             ApiError::StaleVersion(m) => format!("事件已被他人更新，请刷新后重试（{m}）"),
             ApiError::PlaceOutsideGrids => "上报位置不在任何网格内".into(),
-            ApiError::Invalid { zh, .. } => zh.clone(),
+            ApiError::Invalid { zh, .. } | ApiError::Refused { zh, .. } => zh.clone(),
             ApiError::Photo(e) => photo_message_zh(e),
             ApiError::Internal(_) => "服务器内部错误".into(),
         }
@@ -212,6 +222,10 @@ fn what_zh(what: &str) -> &'static str {
         "matter" => "该事件",
         "photo" => "该照片",
         "webhook" => "该 Webhook 订阅",
+        "property" => "该房屋",
+        "rental unit" => "该出租房间",
+        "tenancy" => "该入住登记",
+        "listing" => "该房源",
         _ => "所请求的资源",
     }
 }

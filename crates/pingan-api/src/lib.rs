@@ -16,6 +16,7 @@ pub mod overview;
 pub mod patrols;
 pub mod photos;
 pub mod portal;
+pub mod rentals;
 pub mod routes;
 pub mod scheduler;
 pub mod state;
@@ -151,6 +152,48 @@ fn build_router(state: AppState, assets: Option<web::Assets>) -> Router {
             get(notify::webhooks).post(notify::create_webhook),
         )
         .route("/api/v1/webhooks/{id}", delete(notify::deactivate_webhook))
+        .route(
+            "/api/v1/rentals/properties",
+            get(rentals::properties).post(rentals::create_property),
+        )
+        .route("/api/v1/rentals/properties/{id}", get(rentals::property))
+        .route(
+            "/api/v1/rentals/properties/{id}/units",
+            post(rentals::create_unit),
+        )
+        .route("/api/v1/rentals/units", get(rentals::units))
+        .route(
+            "/api/v1/rentals/units/{id}",
+            get(rentals::unit).put(rentals::edit_unit),
+        )
+        .route("/api/v1/rentals/units/{id}/actions", post(rentals::act))
+        .route(
+            "/api/v1/rentals/units/{id}/inspections",
+            get(rentals::inspections).post(rentals::inspect),
+        )
+        .route(
+            "/api/v1/rentals/units/{id}/tenancies",
+            get(rentals::tenancies).post(rentals::check_in),
+        )
+        .route(
+            "/api/v1/rentals/units/{id}/photos/{sha256}",
+            get(rentals::photo),
+        )
+        .route("/api/v1/rentals/units/{id}/qr.svg", get(rentals::qr_svg))
+        .route(
+            "/api/v1/rentals/units/{id}/qr.png",
+            get(rentals::qr_png_route),
+        )
+        .route("/api/v1/rentals/rounds", get(rentals::rounds))
+        .route(
+            "/api/v1/rentals/tenancies/{id}/check-out",
+            post(rentals::check_out),
+        )
+        .route("/api/v1/rentals/tenants/lookup", post(rentals::lookup))
+        .route("/api/v1/rentals/overview", get(rentals::overview))
+        .route("/api/v1/public/rentals", get(rentals::search))
+        .route("/api/v1/public/rentals/geojson", get(rentals::geojson))
+        .route("/api/v1/public/rentals/{token}", get(rentals::listing))
         .fallback(move |uri: axum::http::Uri| async move {
             match assets {
                 Some(assets) if !uri.path().starts_with("/api/") && uri.path() != "/healthz" => {

@@ -3,8 +3,8 @@ use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder
 use utoipa::{Modify, OpenApi};
 
 use crate::{
-    auth, categories, imports, live, matters, notify, overview, patrols, photos, portal, routes,
-    views,
+    auth, categories, imports, live, matters, notify, overview, patrols, photos, portal, rentals,
+    routes, views,
 };
 
 #[derive(OpenApi)]
@@ -63,6 +63,28 @@ use crate::{
         notify::create_webhook,
         notify::webhooks,
         notify::deactivate_webhook,
+        rentals::create_property,
+        rentals::properties,
+        rentals::property,
+        rentals::create_unit,
+        rentals::units,
+        rentals::unit,
+        rentals::edit_unit,
+        rentals::act,
+        rentals::inspect,
+        rentals::inspections,
+        rentals::photo,
+        rentals::rounds,
+        rentals::check_in,
+        rentals::tenancies,
+        rentals::check_out,
+        rentals::lookup,
+        rentals::overview,
+        rentals::qr_svg,
+        rentals::qr_png_route,
+        rentals::search,
+        rentals::geojson,
+        rentals::listing,
     ),
     components(schemas(
         crate::error::ErrorBody,

@@ -32,6 +32,10 @@ pub struct SweepReport {
     /// Skipped because a person acted on the matter at the same moment; the
     /// next sweep sees it again.
     pub raced: u64,
+    /// Tenancies checked out because their lease ended (租期届满自动注销).
+    pub checked_out: u64,
+    /// Tenancies whose personal fields were deleted after the retention period.
+    pub purged: u64,
 }
 
 /// Does everything due by `now` (a parameter, so tests drive the clock).
@@ -67,6 +71,9 @@ pub async fn sweep(state: &AppState, now: i64) -> Result<SweepReport, StoreError
             break;
         }
     }
+    let rentals = crate::rentals::sweep(state, now).await?;
+    report.checked_out = rentals.checked_out;
+    report.purged = rentals.purged;
     if report != SweepReport::default() {
         state.live.changed();
     }

@@ -31,6 +31,13 @@ pub struct ApiConfig {
     /// Answer the citizen portal's verification codes in the response: only
     /// for the demo, which has no SMS gateway.
     pub demo_codes: bool,
+    /// Days a tenancy's personal fields are kept after check-out; then they
+    /// are deleted, leaving anonymous counts.
+    pub tenant_retention_days: i64,
+    /// The address the public reaches the server at (e.g.
+    /// `https://pingan.example.gov.cn`), for the links in rental QR codes;
+    /// without it the request's Host header is used.
+    pub public_url: Option<String>,
 }
 
 impl Default for ApiConfig {
@@ -45,6 +52,8 @@ impl Default for ApiConfig {
             photo_dir: std::env::temp_dir().join("pingan-photos"),
             reopen_days: 7,
             demo_codes: false,
+            tenant_retention_days: 180,
+            public_url: None,
         }
     }
 }

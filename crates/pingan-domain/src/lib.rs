@@ -10,6 +10,7 @@ pub mod mask;
 pub mod matter;
 pub mod notice;
 pub mod random;
+pub mod rental;
 pub mod role;
 pub mod scope;
 pub mod unit;

@@ -9,6 +9,7 @@ pub mod personal;
 pub mod photos;
 mod postgres;
 mod queries;
+pub mod rental;
 mod sqlite;
 pub mod testing;
 mod types;
@@ -22,6 +23,7 @@ pub use chain::{ChainFault, LogEntry, NewLogEntry};
 pub use personal::{KeyError, PersonalDataKeys};
 pub use photos::{PhotoError, PhotoInfo, PhotoKind, PhotoStore, StoredPhoto};
 pub use postgres::PgStore;
+pub use rental::RentalStore;
 pub use sqlite::SqliteStore;
 pub use types::*;
 
@@ -60,7 +62,7 @@ pub async fn open(url: &str, keys: PersonalDataKeys) -> Result<Arc<dyn Store>> {
 /// Everything Pingan keeps. Region-bound reads and writes take the caller's
 /// scope and never return or touch rows outside it.
 #[async_trait]
-pub trait Store: Send + Sync + std::fmt::Debug {
+pub trait Store: RentalStore + Send + Sync + std::fmt::Debug {
     /// Which backend this is: `sqlite` or `postgres`.
     fn backend(&self) -> &'static str;
 

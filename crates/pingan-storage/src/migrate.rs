@@ -54,6 +54,11 @@ pub(crate) const SQLITE: &[Migration] = &[
         sql: include_str!("../migrations/sqlite/0007_milestones.sql"),
     },
     Migration {
+        version: 8,
+        name: "rentals",
+        sql: include_str!("../migrations/sqlite/0008_rentals.sql"),
+    },
+    Migration {
         version: 9,
         name: "patrols",
         sql: include_str!("../migrations/sqlite/0009_patrols.sql"),
@@ -95,6 +100,11 @@ pub(crate) const POSTGRES: &[Migration] = &[
         version: 7,
         name: "milestones",
         sql: include_str!("../migrations/postgres/0007_milestones.sql"),
+    },
+    Migration {
+        version: 8,
+        name: "rentals",
+        sql: include_str!("../migrations/postgres/0008_rentals.sql"),
     },
     Migration {
         version: 9,

@@ -188,6 +188,19 @@ impl PersonalDataKeys {
     }
 }
 
+impl PersonalDataKeys {
+    /// A key for another purpose (e.g. signing public links), derived from
+    /// the hash key so that no new secret needs managing, and independent
+    /// of it: knowing the derived key reveals nothing of the hash key.
+    pub fn derive_key(&self, purpose: &str) -> [u8; 32] {
+        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&self.hash_key)
+            .expect("HMAC accepts any key length");
+        mac.update(b"pingan-derived-key\0");
+        mac.update(purpose.as_bytes());
+        mac.finalize().into_bytes().into()
+    }
+}
+
 /// Lookups ignore spaces, dashes and case, as people type numbers both ways.
 fn normalise(value: &str) -> String {
     value

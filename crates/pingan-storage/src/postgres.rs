@@ -57,3 +57,4 @@ impl PgStore {
 }
 
 crate::queries::store_impl!(PgStore, sqlx::Postgres, "postgres");
+crate::rental::rental_impl!(PgStore, sqlx::Postgres, "postgres");

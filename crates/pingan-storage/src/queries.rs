@@ -1107,23 +1107,32 @@ macro_rules! store_impl {
                 use sqlx::Row;
                 let current = self.keys.current_id();
                 let mut tx = self.writer.begin().await?;
-                let rows = sqlx::query("SELECT id, phone_cipher FROM accounts WHERE phone_cipher IS NOT NULL")
-                    .fetch_all(&mut *tx)
-                    .await?;
                 let mut count = 0;
-                for row in rows {
-                    let id: i64 = row.try_get("id")?;
-                    let cipher: Vec<u8> = row.try_get("phone_cipher")?;
-                    if crate::PersonalDataKeys::sealed_with(&cipher) == Some(current) {
-                        continue;
-                    }
-                    let plain = self.keys.decrypt(PHONE_FIELD, &cipher)?;
-                    sqlx::query("UPDATE accounts SET phone_cipher = $1 WHERE id = $2")
-                        .bind(self.keys.encrypt(PHONE_FIELD, &plain))
-                        .bind(id)
-                        .execute(&mut *tx)
+                // Every sealed column, with the field name bound into its encryption.
+                for (table, column, field) in [
+                    ("accounts", "phone_cipher", PHONE_FIELD),
+                    ("rental_properties", "contact_cipher", crate::rental::PROPERTY_CONTACT_FIELD),
+                    ("tenancies", "name_cipher", crate::rental::TENANT_NAME_FIELD),
+                    ("tenancies", "id_cipher", crate::rental::TENANT_ID_FIELD),
+                    ("tenancies", "phone_cipher", crate::rental::TENANT_PHONE_FIELD),
+                ] {
+                    let rows = sqlx::query(&format!("SELECT id, {column} AS sealed FROM {table} WHERE {column} IS NOT NULL"))
+                        .fetch_all(&mut *tx)
                         .await?;
-                    count += 1;
+                    for row in rows {
+                        let id: i64 = row.try_get("id")?;
+                        let cipher: Vec<u8> = row.try_get("sealed")?;
+                        if crate::PersonalDataKeys::sealed_with(&cipher) == Some(current) {
+                            continue;
+                        }
+                        let plain = self.keys.decrypt(field, &cipher)?;
+                        sqlx::query(&format!("UPDATE {table} SET {column} = $1 WHERE id = $2"))
+                            .bind(self.keys.encrypt(field, &plain))
+                            .bind(id)
+                            .execute(&mut *tx)
+                            .await?;
+                        count += 1;
+                    }
                 }
                 tx.commit().await?;
                 Ok(count)

@@ -30,6 +30,9 @@ impl SqliteStore {
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal)
             .foreign_keys(true)
+            // Freed bytes are zeroed, so purged personal data leaves no
+            // trace in free pages or cell gaps of the file.
+            .pragma("secure_delete", "ON")
             .busy_timeout(Duration::from_secs(10));
         let pool = SqlitePoolOptions::new()
             .max_connections(4)
@@ -60,3 +63,4 @@ impl SqliteStore {
 }
 
 crate::queries::store_impl!(SqliteStore, sqlx::Sqlite, "sqlite");
+crate::rental::rental_impl!(SqliteStore, sqlx::Sqlite, "sqlite");

@@ -18,6 +18,10 @@ struct FileSettings {
     keys_file: Option<PathBuf>,
     listen: Option<SocketAddr>,
     secure_cookies: Option<bool>,
+    /// Days a tenant's personal data is kept after check-out.
+    tenant_retention_days: Option<i64>,
+    /// The address the public reaches the server at, for rental QR codes.
+    public_url: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -27,6 +31,8 @@ pub struct Settings {
     pub keys_file: PathBuf,
     pub listen: SocketAddr,
     pub secure_cookies: bool,
+    pub tenant_retention_days: i64,
+    pub public_url: Option<String>,
 }
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
@@ -63,6 +69,11 @@ impl Settings {
             .clone()
             .or(file.keys_file)
             .unwrap_or_else(|| data.join("keys.txt"));
+        let retention = file.tenant_retention_days.unwrap_or(180);
+        anyhow::ensure!(
+            (1..=3650).contains(&retention),
+            "tenant_retention_days must be 1-3650, not {retention}"
+        );
         let listen = file
             .listen
             .unwrap_or_else(|| DEFAULT_LISTEN.parse().expect("valid default address"));
@@ -71,6 +82,8 @@ impl Settings {
             keys_file,
             listen,
             secure_cookies: file.secure_cookies.unwrap_or(false),
+            tenant_retention_days: retention,
+            public_url: file.public_url,
             data,
         })
     }

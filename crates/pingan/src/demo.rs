@@ -28,12 +28,13 @@ pub async fn run(settings: &Settings, args: DemoArgs) -> anyhow::Result<()> {
         tracing::info!(dir = %settings.data.display(), "reusing the demo data");
     } else {
         build(settings, &*store, args.seed).await?;
+        let index = pingan_api::imports::load_index(&*store).await?;
+        let state = crate::serve::app_state(settings, store.clone(), index, true).await?;
         if args.days > 0 {
-            let index = pingan_api::imports::load_index(&*store).await?;
-            let state = crate::serve::app_state(settings, store.clone(), index, true).await?;
             crate::simulate::run(&state, args.days, args.seed, pingan_storage::now_ms()).await?;
         }
-        let lines = front_door_accounts(&*store).await?;
+        let mut lines = front_door_accounts(&*store).await?;
+        lines += &crate::rental_demo::seed(&state, pingan_storage::now_ms()).await?;
         let path = settings.data.join(ACCOUNTS_FILE);
         let before = std::fs::read_to_string(&path)?;
         crate::config::write_secret(&path, &(before + &lines))?;

@@ -5,6 +5,7 @@ mod cli;
 mod config;
 mod demo;
 mod progress;
+mod rental_demo;
 mod serve;
 mod simulate;
 mod tools;

@@ -74,6 +74,8 @@ pub async fn app_state(
         secure_cookies: settings.secure_cookies,
         photo_dir: settings.data.join("photos"),
         demo_codes: demo,
+        tenant_retention_days: settings.tenant_retention_days,
+        public_url: settings.public_url.clone(),
         ..ApiConfig::default()
     };
     let state = AppState::new(store, index, config);

@@ -316,6 +316,43 @@ fn demo_builds_zhejiang_and_its_accounts_sign_in() {
         None,
     );
     assert_eq!(theirs["total"], 0, "{theirs}");
+    // 枫桥镇's landlord has rentals in every state, and the public finds
+    // the listed ones.
+    let (status, units) = http(
+        port,
+        "GET",
+        "/api/v1/rentals/units",
+        Some(&token_of("fengqiao-landlord")),
+        None,
+    );
+    assert_eq!(status, 200, "{units}");
+    let mut states: Vec<&str> = units["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u["state"].as_str().unwrap())
+        .collect();
+    states.sort();
+    assert_eq!(
+        states,
+        [
+            "awaiting_inspection",
+            "draft",
+            "let",
+            "let",
+            "rectification_required",
+            "vacant"
+        ]
+    );
+    let (status, listed) = http(
+        port,
+        "GET",
+        "/api/v1/public/rentals?under=330681109",
+        None,
+        None,
+    );
+    assert_eq!(status, 200, "{listed}");
+    assert_eq!(listed["items"].as_array().unwrap().len(), 3, "{listed}");
     server.stop();
     std::fs::remove_dir_all(&data).ok();
 }

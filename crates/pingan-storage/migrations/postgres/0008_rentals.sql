@@ -1,0 +1,105 @@
+-- Rental housing, hotel style (出租房屋旅馆式管理): properties, their units,
+-- safety checks, and tenancies (入住登记). Each table is a projection of the
+-- event log, written in the same transaction as its entry. Personal fields
+-- are sealed by the personal-data keys: *_cipher encrypted, *_hash a keyed
+-- hash for exact match, *_masked for display; a purge sets all three to NULL.
+CREATE TABLE rental_properties (
+    id             BIGSERIAL PRIMARY KEY,
+    grid_code      TEXT COLLATE "C" NOT NULL REFERENCES grids(code),
+    landlord_id    BIGINT NOT NULL REFERENCES accounts(id),
+    name           TEXT NOT NULL,
+    address        TEXT NOT NULL,
+    lng            DOUBLE PRECISION NOT NULL,
+    lat            DOUBLE PRECISION NOT NULL,
+    contact_cipher BYTEA,
+    contact_hash   BYTEA,
+    contact_masked TEXT,
+    created_by     BIGINT NOT NULL REFERENCES accounts(id),
+    created_at     BIGINT NOT NULL
+);
+CREATE INDEX rental_properties_grid ON rental_properties(grid_code, id);
+CREATE INDEX rental_properties_landlord ON rental_properties(landlord_id, id);
+
+CREATE TABLE rental_units (
+    id                      BIGSERIAL PRIMARY KEY,
+    property_id             BIGINT NOT NULL REFERENCES rental_properties(id),
+    -- Copied from the property: every scope filter is a range on grid_code.
+    grid_code               TEXT COLLATE "C" NOT NULL,
+    landlord_id             BIGINT NOT NULL REFERENCES accounts(id),
+    label                   TEXT NOT NULL,
+    area_m2                 DOUBLE PRECISION NOT NULL,
+    rent_yuan               BIGINT NOT NULL,
+    street_facing           BOOLEAN NOT NULL,
+    floor                   BIGINT NOT NULL,
+    facilities              TEXT NOT NULL,      -- JSON array of names
+    occupancy_limit         BIGINT NOT NULL,
+    lng                     DOUBLE PRECISION NOT NULL,
+    lat                     DOUBLE PRECISION NOT NULL,
+    state                   TEXT NOT NULL,
+    version                 BIGINT NOT NULL,
+    -- The rectification matter of the last failed check, if any.
+    rectification_matter_id BIGINT REFERENCES matters(id),
+    last_inspected_at       BIGINT,
+    -- When the unit is due for its next check (night rounds).
+    next_inspection_due     BIGINT,
+    created_at              BIGINT NOT NULL,
+    updated_at              BIGINT NOT NULL
+);
+CREATE INDEX rental_units_grid ON rental_units(grid_code, id);
+CREATE INDEX rental_units_property ON rental_units(property_id, id);
+CREATE INDEX rental_units_landlord ON rental_units(landlord_id, id);
+CREATE INDEX rental_units_listing ON rental_units(state, rent_yuan);
+CREATE INDEX rental_units_due ON rental_units(next_inspection_due) WHERE next_inspection_due IS NOT NULL;
+
+CREATE TABLE rental_inspections (
+    id           BIGSERIAL PRIMARY KEY,
+    unit_id      BIGINT NOT NULL REFERENCES rental_units(id),
+    grid_code    TEXT COLLATE "C" NOT NULL,
+    inspector_id BIGINT NOT NULL REFERENCES accounts(id),
+    at           BIGINT NOT NULL,
+    passed       BOOLEAN NOT NULL,
+    night        BOOLEAN NOT NULL,
+    note         TEXT NOT NULL,
+    photos       TEXT NOT NULL,                 -- JSON array of sha256
+    matter_id    BIGINT REFERENCES matters(id)
+);
+CREATE INDEX rental_inspections_unit ON rental_inspections(unit_id, id);
+CREATE INDEX rental_inspections_grid ON rental_inspections(grid_code, at);
+
+CREATE TABLE rental_inspection_items (
+    inspection_id BIGINT NOT NULL REFERENCES rental_inspections(id),
+    item          TEXT NOT NULL,
+    passed        BOOLEAN NOT NULL,
+    note          TEXT,
+    PRIMARY KEY (inspection_id, item)
+);
+
+CREATE TABLE tenancies (
+    id            BIGSERIAL PRIMARY KEY,
+    unit_id       BIGINT NOT NULL REFERENCES rental_units(id),
+    grid_code     TEXT COLLATE "C" NOT NULL,
+    landlord_id   BIGINT NOT NULL REFERENCES accounts(id),
+    doc_type      TEXT NOT NULL,
+    name_cipher   BYTEA,
+    name_masked   TEXT,
+    id_cipher     BYTEA,
+    id_hash       BYTEA,
+    id_masked     TEXT,
+    phone_cipher  BYTEA,
+    phone_masked  TEXT,
+    lease_start   BIGINT NOT NULL,
+    lease_end     BIGINT NOT NULL,
+    state         TEXT NOT NULL,                -- active | ended
+    ended_at      BIGINT,
+    end_reason    TEXT,                         -- lease_end | early
+    registered_by BIGINT NOT NULL REFERENCES accounts(id),
+    registered_at BIGINT NOT NULL,
+    purged_at     BIGINT
+);
+CREATE INDEX tenancies_unit ON tenancies(unit_id, state);
+CREATE INDEX tenancies_grid ON tenancies(grid_code, state);
+CREATE INDEX tenancies_id_hash ON tenancies(id_hash) WHERE id_hash IS NOT NULL;
+-- The scheduler's two schedules: check-out when the lease ends, and the
+-- purge of personal fields a retention period after the end.
+CREATE INDEX tenancies_check_out ON tenancies(lease_end) WHERE state = 'active';
+CREATE INDEX tenancies_purge ON tenancies(ended_at) WHERE state = 'ended' AND purged_at IS NULL;
