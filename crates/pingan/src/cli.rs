@@ -62,6 +62,10 @@ pub enum Command {
     /// Check the tamper-evident record.
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// Run the scheduler once (reminders, escalation, rental check-out and
+    /// purge) as of a moment: to catch up by hand, or to try what a date
+    /// will bring on a copy of the data. The server runs it every 30 s.
+    Sweep(SweepArgs),
     /// Benchmark set-up: import divisions from DIR and a synthetic national
     /// grid set (GRIDS per village) straight into the store.
     #[command(hide = true)]
@@ -79,6 +83,14 @@ pub struct ServeArgs {
     /// Address to listen on [default: 127.0.0.1:8080].
     #[arg(long, env = "PINGAN_LISTEN")]
     pub listen: Option<SocketAddr>,
+}
+
+#[derive(Debug, Args)]
+pub struct SweepArgs {
+    /// The moment, as milliseconds since the Unix epoch or an RFC 3339 time
+    /// such as 2027-01-31T09:00:00+08:00 [default: now].
+    #[arg(long)]
+    pub at: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -201,6 +213,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::User(cmd) => crate::tools::user(&settings, cmd).await,
         Command::Keys(KeysCommand::Rotate) => crate::tools::rotate_keys(&settings).await,
         Command::Audit(AuditCommand::Verify) => crate::tools::verify_log(&settings).await,
+        Command::Sweep(args) => crate::tools::sweep(&settings, args.at.as_deref()).await,
         Command::SyntheticGrids {
             dir,
             per_village,

@@ -338,3 +338,71 @@ pub async fn verify_log(settings: &Settings) -> anyhow::Result<()> {
         Err(fault) => bail!("event log broken: {fault}"),
     }
 }
+
+/// Runs one scheduler sweep as of `at` (see [`parse_moment`]) and prints what it did.
+pub async fn sweep(settings: &Settings, at: Option<&str>) -> anyhow::Result<()> {
+    let at = match at {
+        Some(text) => parse_moment(text)?,
+        None => pingan_storage::now_ms(),
+    };
+    let store = settings.open_store().await?;
+    let index = pingan_api::imports::load_index(&*store).await?;
+    let state = crate::serve::app_state(settings, store, index, false).await?;
+    let report = pingan_api::scheduler::sweep(&state, at).await?;
+    println!("{report:?}");
+    Ok(())
+}
+
+/// Milliseconds since the Unix epoch, or an RFC 3339 time with its offset.
+fn parse_moment(text: &str) -> anyhow::Result<i64> {
+    if let Ok(ms) = text.parse::<i64>() {
+        return Ok(ms);
+    }
+    let bad = || {
+        anyhow::anyhow!("--at {text:?}: give milliseconds or a time like 2027-01-31T09:00:00+08:00")
+    };
+    // YYYY-MM-DDTHH:MM:SS(.fff)?(Z|±HH:MM)
+    let (date, rest) = text.split_once('T').ok_or_else(bad)?;
+    let date: pingan_domain::calendar::LocalDate = date.parse().map_err(|_| bad())?;
+    let (clock, offset_ms) = if let Some(c) = rest.strip_suffix('Z') {
+        (c, 0)
+    } else {
+        let split = rest.rfind(['+', '-']).ok_or_else(bad)?;
+        let (c, off) = rest.split_at(split);
+        let sign = if off.starts_with('-') { -1 } else { 1 };
+        let (h, m) = off[1..].split_once(':').ok_or_else(bad)?;
+        let minutes =
+            h.parse::<i64>().map_err(|_| bad())? * 60 + m.parse::<i64>().map_err(|_| bad())?;
+        (c, sign * minutes * 60_000)
+    };
+    let mut parts = clock.split(':');
+    let mut next = || -> anyhow::Result<f64> {
+        parts
+            .next()
+            .ok_or_else(bad)?
+            .parse::<f64>()
+            .map_err(|_| bad())
+    };
+    let (h, m, s) = (next()?, next()?, next()?);
+    let local_midnight_utc = date.days_since_epoch() * 86_400_000;
+    let ms_of_day = ((h * 3600.0 + m * 60.0 + s) * 1000.0).round() as i64;
+    Ok(local_midnight_utc + ms_of_day - offset_ms)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_moment;
+
+    #[test]
+    fn moments_parse_with_their_offset() {
+        assert_eq!(parse_moment("0").unwrap(), 0);
+        assert_eq!(parse_moment("1970-01-01T08:00:00+08:00").unwrap(), 0);
+        assert_eq!(parse_moment("1970-01-01T00:00:01Z").unwrap(), 1000);
+        assert_eq!(
+            parse_moment("2026-11-23T21:00:00.5-01:30").unwrap(),
+            parse_moment("2026-11-23T22:30:00.5Z").unwrap()
+        );
+        assert!(parse_moment("tomorrow").is_err());
+        assert!(parse_moment("2026-13-01T00:00:00Z").is_err());
+    }
+}
