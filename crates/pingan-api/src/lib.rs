@@ -9,10 +9,12 @@ pub mod extract;
 pub mod imports;
 pub mod intake;
 pub mod matters;
+pub mod mediation;
 pub mod notify;
 pub mod openapi;
 pub mod overview;
 pub mod patrols;
+pub mod pdf;
 pub mod photos;
 pub mod portal;
 pub mod routes;
@@ -119,6 +121,26 @@ fn build_router(state: AppState, assets: Option<web::Assets>) -> Router {
         .route("/api/v1/map/{code}", get(overview::map))
         .route("/api/v1/dashboard", get(overview::dashboard))
         .route("/api/v1/patrols", get(patrols::list).post(patrols::create))
+        .route(
+            "/api/v1/mediation/committees",
+            get(mediation::committees).post(mediation::create_committee),
+        )
+        .route(
+            "/api/v1/mediation/cases",
+            get(mediation::list).post(mediation::create),
+        )
+        .route("/api/v1/mediation/stats", get(mediation::stats))
+        .route("/api/v1/mediation/cases/{id}", get(mediation::get))
+        .route("/api/v1/mediation/cases/{id}/actions", post(mediation::act))
+        .route(
+            "/api/v1/mediation/cases/{id}/parties",
+            get(mediation::parties),
+        )
+        .route("/api/v1/mediation/cases/{id}/log", get(mediation::log))
+        .route(
+            "/api/v1/mediation/cases/{id}/agreement.pdf",
+            get(mediation::agreement_pdf),
+        )
         .route("/api/v1/patrols/{id}", get(patrols::get))
         .route(
             "/api/v1/matters/{id}/dispatch-options",

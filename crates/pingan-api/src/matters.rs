@@ -200,7 +200,7 @@ fn tracking_code() -> String {
         .collect()
 }
 
-fn check_text(what: &str, text: &str, max: usize, required: bool) -> ApiResult<()> {
+pub(crate) fn check_text(what: &str, text: &str, max: usize, required: bool) -> ApiResult<()> {
     let n = text.trim().chars().count();
     if required && n == 0 {
         return Err(ApiError::invalid(
@@ -1483,6 +1483,22 @@ pub struct LogEntryView {
     pub to_state: Option<String>,
     /// JSON text: note, unit, deadline…
     pub body: String,
+}
+
+impl From<LogEntry> for LogEntryView {
+    fn from(e: LogEntry) -> Self {
+        LogEntryView {
+            seq: e.seq,
+            at: e.at,
+            actor_id: e.actor_id,
+            actor_role: e.actor_role,
+            unit_id: e.unit_id,
+            action: e.action,
+            from_state: e.from_state,
+            to_state: e.to_state,
+            body: e.body,
+        }
+    }
 }
 
 /// A matter's log, oldest first.

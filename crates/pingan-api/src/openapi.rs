@@ -3,7 +3,8 @@ use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder
 use utoipa::{Modify, OpenApi};
 
 use crate::{
-    auth, categories, imports, matters, notify, overview, patrols, photos, portal, routes, views,
+    auth, categories, imports, matters, mediation, notify, overview, patrols, photos, portal,
+    routes, views,
 };
 
 #[derive(OpenApi)]
@@ -48,6 +49,16 @@ use crate::{
         patrols::create,
         patrols::list,
         patrols::get,
+        mediation::committees,
+        mediation::create_committee,
+        mediation::create,
+        mediation::list,
+        mediation::get,
+        mediation::act,
+        mediation::parties,
+        mediation::log,
+        mediation::agreement_pdf,
+        mediation::stats,
         portal::send_code,
         portal::report,
         portal::act,

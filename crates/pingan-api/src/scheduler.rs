@@ -32,6 +32,8 @@ pub struct SweepReport {
     /// Skipped because a person acted on the matter at the same moment; the
     /// next sweep sees it again.
     pub raced: u64,
+    /// Reminders of mediation cases (sessions, deadlines, judicial confirmation).
+    pub case_reminders: u64,
 }
 
 /// Does everything due by `now` (a parameter, so tests drive the clock).
@@ -67,6 +69,9 @@ pub async fn sweep(state: &AppState, now: i64) -> Result<SweepReport, StoreError
             break;
         }
     }
+    // Mediation cases keep their own deadlines; matters waiting in
+    // mediation have none the loop above would act on.
+    report.case_reminders = crate::mediation::sweep(state, now).await?;
     Ok(report)
 }
 
