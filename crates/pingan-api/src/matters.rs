@@ -100,6 +100,10 @@ pub struct MatterView {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<Vec<Object>>)]
     pub photos: Option<Vec<PhotoRef>>,
+    /// The mediation case it was referred to (in the detail view only), at
+    /// `/api/v1/mediation/cases/{id}`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub case_id: Option<i64>,
 }
 
 fn relation(caller: &Account, m: &Matter) -> Relation {
@@ -157,6 +161,7 @@ fn view(caller: &Account, m: Matter) -> ApiResult<MatterView> {
         updated_at: m.updated_at,
         actions_allowed,
         photos: None,
+        case_id: None,
     })
 }
 
@@ -565,6 +570,7 @@ pub async fn get(
     let photos = state.store.matter_photos(id).await?;
     let mut v = view(&caller, m)?;
     v.photos = Some(photos);
+    v.case_id = state.store.case_of_matter(id).await?.map(|c| c.id);
     Ok(Json(v))
 }
 

@@ -169,7 +169,9 @@ async fn registered_wage_matter(f: &Fixture) -> (i64, i64) {
 }
 
 /// Renders the first page with pdftoppm when it is installed (Debian
-/// poppler-utils; poppler-data for the CJK CMap) and checks it is not blank.
+/// poppler-utils; poppler-data for the CJK CMap; `scripts/test.sh` installs
+/// both) and checks it is not blank; the PDF goes to `target/test-output`,
+/// a PNG of it to `web/test-output`.
 fn render_if_possible(pdf: &[u8], name: &str) {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/test-output");
     std::fs::create_dir_all(&dir).unwrap();
@@ -202,7 +204,15 @@ fn render_if_possible(pdf: &[u8], name: &str) {
         dark > 500,
         "the rendered page is blank ({dark} dark pixels)"
     );
-    std::fs::write(dir.join(format!("{name}.pgm")), &data).unwrap();
+    // A PNG beside the browser tests' screenshots, for people to look at.
+    let shots = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../web/test-output");
+    if std::fs::create_dir_all(&shots).is_ok() {
+        let _ = std::process::Command::new("pdftoppm")
+            .args(["-r", "72", "-png", "-singlefile", "-f", "1", "-l", "1"])
+            .arg(&path)
+            .arg(shots.join(name))
+            .status();
+    }
 }
 
 async fn a_wage_arrears_matter_is_mediated_to_an_agreement(store: Arc<dyn Store>) {
@@ -249,6 +259,7 @@ async fn a_wage_arrears_matter_is_mediated_to_an_agreement(store: Arc<dyn Store>
     )
     .await;
     assert_eq!(m["state"], "in_mediation");
+    assert_eq!(m["case_id"], id);
     // The same matter cannot be referred twice.
     let mut again = open.clone();
     again["matter_version"] = m["version"].clone();
