@@ -22,6 +22,13 @@ echo "== domain crate stays pure"
 scripts/check-domain-deps.sh
 echo "== clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
+if ! command -v pdftoppm >/dev/null 2>&1 || [ ! -d /usr/share/poppler/cMap ]; then
+  # The PDF tests render pages with pdftoppm; poppler-data has the CJK CMaps.
+  echo "test: installing poppler-utils and poppler-data" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq && $SUDO apt-get install -y -qq poppler-utils poppler-data >/dev/null
+fi
 echo "== tests (SQLite and PostgreSQL)"
 scripts/with-postgres.sh cargo nextest run --workspace --locked --no-fail-fast
 if [ -f web/package.json ]; then

@@ -477,6 +477,153 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/mediation/cases": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Cases the caller reaches, newest first. */
+        get: operations["mediation_list"];
+        put?: never;
+        /** Opens a mediation case, from a dispute matter or for a walk-in. */
+        post: operations["mediation_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/mediation/cases/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One case, with the actions the caller may take. */
+        get: operations["mediation_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/mediation/cases/{id}/actions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Performs an action on a case through the table. */
+        post: operations["mediation_act"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/mediation/cases/{id}/agreement.pdf": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The written agreement as a printable A4 PDF (人民调解协议书) with the
+         *     parties' real names: an audited read of personal data.
+         */
+        get: operations["mediation_agreement_pdf"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/mediation/cases/{id}/log": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A case's log, oldest first. */
+        get: operations["mediation_log"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/mediation/cases/{id}/parties": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The parties in clear: the holding committee and its supervisors only;
+         *     every reading is written to the audit log.
+         */
+        get: operations["mediation_parties"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/mediation/committees": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Mediation committees of a region and of the regions above it. */
+        get: operations["mediation_committees"];
+        put?: never;
+        /** Creates a mediation committee (admins, within their scope). */
+        post: operations["mediation_create_committee"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/mediation/stats": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Cases by type, level and outcome; success rate; share settled at
+         *     township level or below; average duration.
+         */
+        get: operations["mediation_stats"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/notifications": {
         parameters: {
             query?: never;
@@ -1195,6 +1342,193 @@ export interface components {
              */
             version: number;
         };
+        AgreementRequest: {
+            /** @description YYYY-MM-DD; today by default. */
+            effective_date?: string | null;
+            /** @description written or oral. */
+            form: string;
+            /** @description One or more terms with their performance deadlines. */
+            terms: components["schemas"]["TermView"][];
+        };
+        /** @description The agreement (调解协议), stored as JSON on the case. */
+        AgreementView: {
+            /**
+             * @description YYYY-MM-DD, the day it takes effect (signed by all; for an oral
+             *     agreement, the day it was recorded).
+             */
+            effective_date: string;
+            /** @description written or oral. */
+            form: string;
+            /**
+             * Format: int64
+             * @description When it was recorded (ms, UTC).
+             */
+            recorded_at: number;
+            terms: components["schemas"]["TermView"][];
+        };
+        CaseActionRequest: {
+            /** @description One of the case's `actions_allowed`. */
+            action: string;
+            agreement?: null | components["schemas"]["AgreementRequest"];
+            applied_on?: string | null;
+            /** @description record_session. */
+            attendees?: string[] | null;
+            case_type?: string | null;
+            claims?: string | null;
+            /**
+             * Format: int64
+             * @description escalate: the committee one level up (default: the general one there).
+             */
+            committee_id?: number | null;
+            /** @description apply_confirmation: the court, and the day applied (default today). */
+            court?: string | null;
+            /**
+             * Format: int64
+             * @description update: a new deadline (ms, UTC).
+             */
+            deadline?: number | null;
+            facts?: string | null;
+            /** @description 8-64 letters, digits or dashes: a resent action is applied once. */
+            idempotency_key?: string | null;
+            /** @description assign: the mediators (replacing the current ones). */
+            mediator_ids?: number[] | null;
+            minutes?: string | null;
+            /** @description A note; required to withdraw, fail, escalate, cancel a session and follow up. */
+            note?: string | null;
+            party_contacts?: components["schemas"]["PartyContactRequest"][] | null;
+            /** @description follow_up. */
+            performed?: boolean | null;
+            referral?: null | components["schemas"]["ReferralRequest"];
+            /** @description confirmation_granted / confirmation_refused: the day of the ruling (default today). */
+            result_on?: string | null;
+            risk_level?: string | null;
+            risk_reasons?: string[] | null;
+            session?: null | components["schemas"]["SessionRequest"];
+            /**
+             * Format: int64
+             * @description record_session / cancel_session: which one.
+             */
+            session_id?: number | null;
+            /** @description update: any of these. */
+            title?: string | null;
+            /**
+             * Format: int64
+             * @description The version the caller saw.
+             */
+            version: number;
+        };
+        /**
+         * @description Mediation indicators of a region and period (调解统计), for the pages and
+         *     the safety report.
+         */
+        CaseStats: {
+            /** Format: int64 */
+            agreements: number;
+            /**
+             * Format: double
+             * @description Mean days from opening to the end, over ended cases.
+             */
+            average_duration_days?: number | null;
+            /** @description village, township, county: the level of the committee holding the case. */
+            by_level: components["schemas"]["Tally"][];
+            /** @description agreement, failed, withdrawn, open. */
+            by_outcome: components["schemas"]["Tally"][];
+            by_type: components["schemas"]["Tally"][];
+            /**
+             * Format: int64
+             * @description Of them, ended (agreement, failure or withdrawal).
+             */
+            ended: number;
+            /** Format: int64 */
+            failed: number;
+            /** Format: int64 */
+            from: number;
+            /**
+             * Format: int64
+             * @description Still being mediated.
+             */
+            open: number;
+            /**
+             * Format: int64
+             * @description Cases opened in the period.
+             */
+            opened: number;
+            /**
+             * Format: double
+             * @description agreements / ended; null without ended cases.
+             */
+            success_rate?: number | null;
+            /** Format: int64 */
+            to: number;
+            /**
+             * Format: double
+             * @description Agreements reached by committees at township level or below /
+             *     agreements (小事不出村、大事不出镇); null without agreements.
+             */
+            township_or_below_share?: number | null;
+            under: string;
+            /** Format: int64 */
+            withdrawn: number;
+        };
+        CaseView: {
+            actions_allowed: string[];
+            agreement?: null | components["schemas"]["AgreementView"];
+            /** @description 调解案号, e.g. （2026）330681105调字第12号. */
+            case_number: string;
+            case_type: string;
+            case_type_name: string;
+            claims: string;
+            committee: components["schemas"]["CommitteeView"];
+            confirmation?: null | components["schemas"]["ConfirmationView"];
+            /**
+             * Format: int64
+             * @description The case's deadline (ms, UTC).
+             */
+            deadline: number;
+            /** Format: int64 */
+            ended_at?: number | null;
+            facts: string;
+            follow_ups: components["schemas"]["FollowUpView"][];
+            /** @description The holding committee's region prefix. */
+            holder: string;
+            /** Format: int64 */
+            id: number;
+            /** @description village, township or county. */
+            level: string;
+            /**
+             * Format: int64
+             * @description The matter it came from, if any.
+             */
+            matter_id?: number | null;
+            /** @description Whether the caller may read the parties in clear and print the agreement. */
+            may_reveal_parties: boolean;
+            mediators: components["schemas"]["MediatorView"][];
+            /** Format: int64 */
+            opened_at: number;
+            /** @description agreement, failed or withdrawn, once ended. */
+            outcome?: string | null;
+            /** @description Past its deadline without having ended. */
+            overdue: boolean;
+            /** @description Masked; the clear fields through `GET …/parties` (audited). */
+            parties: components["schemas"]["PartyView"][];
+            /** @description Where the dispute is: a grid or region code. */
+            place_code: string;
+            referral?: null | components["schemas"]["ReferralView"];
+            /** @description low, medium or high. */
+            risk_level: string;
+            risk_reasons: string[];
+            sessions: components["schemas"]["SessionView"][];
+            state: string;
+            state_name: string;
+            title: string;
+            /** Format: int64 */
+            updated_at: number;
+            /**
+             * Format: int64
+             * @description Send it back with an action: a stale version is refused with 409.
+             */
+            version: number;
+        };
         CatalogueView: {
             /**
              * @description The major categories (大类) and the categories (小类) with severities,
@@ -1292,6 +1626,28 @@ export interface components {
              */
             expires_in: number;
         };
+        CommitteeView: {
+            /** Format: int64 */
+            id: number;
+            /** @description village, township or county (the level of its region). */
+            level: string;
+            name: string;
+            /** @description 12-digit region code of the committee. */
+            region_code: string;
+            /** @description general, traffic, medical, construction, labour, commercial or family. */
+            specialty: string;
+            specialty_name: string;
+        };
+        /** @description Judicial confirmation (司法确认), for a written agreement. */
+        ConfirmationView: {
+            applied_on?: string | null;
+            court?: string | null;
+            /** @description YYYY-MM-DD: the last day of the 30 to apply. */
+            deadline: string;
+            /** @description granted or refused. */
+            result?: string | null;
+            result_on?: string | null;
+        };
         CreatedWebhook: components["schemas"]["WebhookView"] & {
             /** @description The signing key. Keep it: it is never shown again. */
             secret: string;
@@ -1335,6 +1691,15 @@ export interface components {
             message: string;
             /** @description The same message in English. */
             message_en: string;
+        };
+        FollowUpView: {
+            /** Format: int64 */
+            at: number;
+            /** Format: int64 */
+            by: number;
+            note: string;
+            /** @description Whether the terms are performed, if the visit found out. */
+            performed?: boolean | null;
         };
         GridImportReport: {
             /** Format: int64 */
@@ -1526,6 +1891,12 @@ export interface components {
             actions_allowed: string[];
             /** Format: int64 */
             assigned_unit_id?: number | null;
+            /**
+             * Format: int64
+             * @description The mediation case it was referred to (in the detail view only), at
+             *     `/api/v1/mediation/cases/{id}`.
+             */
+            case_id?: number | null;
             category_code?: string | null;
             /** Format: int64 */
             closed_at?: number | null;
@@ -1585,6 +1956,11 @@ export interface components {
              */
             version: number;
         };
+        MediatorView: {
+            display_name: string;
+            /** Format: int64 */
+            id: number;
+        };
         /** @description This month's closure figures (DOMAIN.md §5). */
         MonthFigures: {
             /**
@@ -1636,6 +2012,13 @@ export interface components {
             /** Format: int64 */
             unit_id?: number | null;
             username: string;
+        };
+        NewCommitteeRequest: {
+            name: string;
+            /** @description The region it serves (a village, township or county code). */
+            region_code: string;
+            /** @description general (default) or a professional field. */
+            specialty?: string | null;
         };
         NewMatterRequest: {
             /** @description A 4-digit category code; citizens may leave it out. */
@@ -1788,6 +2171,52 @@ export interface components {
             /** @description The same title in English. */
             title_en: string;
         };
+        OpenCaseRequest: {
+            /**
+             * @description neighbourhood, family_marriage, land, wage_labour, property_management,
+             *     traffic, medical, consumer, construction or other.
+             */
+            case_type: string;
+            /** @description What the parties ask for, up to 4000 characters. */
+            claims?: string | null;
+            /** Format: int64 */
+            committee_id: number;
+            /**
+             * Format: int64
+             * @description Days from now the case has (1-90, default 30).
+             */
+            deadline_days?: number | null;
+            /** @description 1-4000 characters. */
+            facts: string;
+            /** @description 8-64 letters, digits or dashes: opening again with it answers the first case. */
+            idempotency_key?: string | null;
+            /**
+             * Format: int64
+             * @description The matter of a dispute category it comes from (registered, referred
+             *     by the centre holding it); leave out for a walk-in.
+             */
+            matter_id?: number | null;
+            /**
+             * Format: int64
+             * @description The matter's version, with `matter_id`.
+             */
+            matter_version?: number | null;
+            /** @description Mediators of the committee; a mediator opening a case is assigned by default. */
+            mediator_ids?: number[];
+            note?: string | null;
+            /** @description Two or more; personal fields are stored encrypted. */
+            parties: components["schemas"]["PartyRequest"][];
+            /**
+             * @description Walk-ins: where the dispute is (a region or grid code within the
+             *     committee's region; default the committee's region).
+             */
+            place_code?: string | null;
+            /** @description low (default), medium or high. */
+            risk_level?: string | null;
+            risk_reasons?: string[];
+            /** @description A short title; by default the type and the first party. */
+            title?: string | null;
+        };
         /** @description Open and overdue counts per group key. */
         OpenCounts: {
             /** Format: int64 */
@@ -1846,6 +2275,72 @@ export interface components {
                 /** Format: int64 */
                 unit_id?: number | null;
                 username: string;
+            }[];
+            next?: string | null;
+        };
+        /**
+         * @description One page of a list. Pass `next` back as `after` for the following page;
+         *     it is null on the last page.
+         */
+        Page_CaseView: {
+            items: {
+                actions_allowed: string[];
+                agreement?: null | components["schemas"]["AgreementView"];
+                /** @description 调解案号, e.g. （2026）330681105调字第12号. */
+                case_number: string;
+                case_type: string;
+                case_type_name: string;
+                claims: string;
+                committee: components["schemas"]["CommitteeView"];
+                confirmation?: null | components["schemas"]["ConfirmationView"];
+                /**
+                 * Format: int64
+                 * @description The case's deadline (ms, UTC).
+                 */
+                deadline: number;
+                /** Format: int64 */
+                ended_at?: number | null;
+                facts: string;
+                follow_ups: components["schemas"]["FollowUpView"][];
+                /** @description The holding committee's region prefix. */
+                holder: string;
+                /** Format: int64 */
+                id: number;
+                /** @description village, township or county. */
+                level: string;
+                /**
+                 * Format: int64
+                 * @description The matter it came from, if any.
+                 */
+                matter_id?: number | null;
+                /** @description Whether the caller may read the parties in clear and print the agreement. */
+                may_reveal_parties: boolean;
+                mediators: components["schemas"]["MediatorView"][];
+                /** Format: int64 */
+                opened_at: number;
+                /** @description agreement, failed or withdrawn, once ended. */
+                outcome?: string | null;
+                /** @description Past its deadline without having ended. */
+                overdue: boolean;
+                /** @description Masked; the clear fields through `GET …/parties` (audited). */
+                parties: components["schemas"]["PartyView"][];
+                /** @description Where the dispute is: a grid or region code. */
+                place_code: string;
+                referral?: null | components["schemas"]["ReferralView"];
+                /** @description low, medium or high. */
+                risk_level: string;
+                risk_reasons: string[];
+                sessions: components["schemas"]["SessionView"][];
+                state: string;
+                state_name: string;
+                title: string;
+                /** Format: int64 */
+                updated_at: number;
+                /**
+                 * Format: int64
+                 * @description Send it back with an action: a stale version is refused with 409.
+                 */
+                version: number;
             }[];
             next?: string | null;
         };
@@ -1913,6 +2408,12 @@ export interface components {
                 actions_allowed: string[];
                 /** Format: int64 */
                 assigned_unit_id?: number | null;
+                /**
+                 * Format: int64
+                 * @description The mediation case it was referred to (in the detail view only), at
+                 *     `/api/v1/mediation/cases/{id}`.
+                 */
+                case_id?: number | null;
                 category_code?: string | null;
                 /** Format: int64 */
                 closed_at?: number | null;
@@ -2162,6 +2663,47 @@ export interface components {
             }[];
             next?: string | null;
         };
+        PartyContactRequest: {
+            address?: string | null;
+            phone?: string | null;
+            /** Format: int64 */
+            seq: number;
+        };
+        PartyInClearView: {
+            address?: string | null;
+            id_number?: string | null;
+            kind: string;
+            name: string;
+            phone?: string | null;
+            /** Format: int64 */
+            seq: number;
+            side: string;
+        };
+        PartyRequest: {
+            address?: string | null;
+            /** @description Identity card number, or an organisation's credit code. */
+            id_number?: string | null;
+            /** @description person (default) or organisation. */
+            kind?: string | null;
+            /** @description 1-100 characters. */
+            name: string;
+            phone?: string | null;
+            /** @description applicant, respondent or third_party. */
+            side: string;
+        };
+        PartyView: {
+            /** @description A person's masked name, or an organisation's name. */
+            display_name: string;
+            has_address: boolean;
+            id_number_masked?: string | null;
+            /** @description person or organisation. */
+            kind: string;
+            phone_masked?: string | null;
+            /** Format: int64 */
+            seq: number;
+            /** @description applicant, respondent or third_party. */
+            side: string;
+        };
         PatrolNoteView: {
             /**
              * Format: int64
@@ -2238,10 +2780,19 @@ export interface components {
             lng: number;
             name: string;
         };
-        /** @description A region in a breadcrumb. */
+        ReferralRequest: {
+            body?: string | null;
+            /** @description arbitration, court or administrative. */
+            to: string;
+        };
+        ReferralView: {
+            /** @description The body named, e.g. 诸暨市劳动人事争议仲裁委员会. */
+            body?: string | null;
+            /** @description arbitration, court or administrative. */
+            to: string;
+        };
         RegionRef: {
             code: string;
-            /** @description province, city, county, township or village. */
             level: string;
             name: string;
         };
@@ -2309,6 +2860,43 @@ export interface components {
         RevealedPhone: {
             phone: string;
         };
+        SessionRequest: {
+            /** @description Required for video: an http(s) link to the meeting. */
+            meeting_link?: string | null;
+            /** @description in_person or video. */
+            mode: string;
+            /** @description Required in person. */
+            place?: string | null;
+            /**
+             * Format: int64
+             * @description When (ms, UTC), not in the past.
+             */
+            scheduled_at: number;
+        };
+        /** @description A session (调解会议), stored as JSON on the case. */
+        SessionView: {
+            /** @description Who attended (names as the minutes give them). */
+            attendees?: string[];
+            cancel_reason?: string | null;
+            /** Format: int64 */
+            held_at?: number | null;
+            /** Format: int64 */
+            id: number;
+            /** @description The meeting link, for a video session (Pingan hosts no video). */
+            meeting_link?: string | null;
+            minutes?: string | null;
+            /** @description in_person or video. */
+            mode: string;
+            /** @description Where, for a session in person. */
+            place?: string | null;
+            /**
+             * Format: int64
+             * @description When it is planned (ms, UTC).
+             */
+            scheduled_at: number;
+            /** @description scheduled, held or cancelled. */
+            status: string;
+        };
         StateCounts: {
             /** @description Matters per state (only states with any). */
             by_state: {
@@ -2316,6 +2904,15 @@ export interface components {
             };
             /** Format: int64 */
             total: number;
+        };
+        Tally: {
+            /** Format: int64 */
+            agreements: number;
+            /** Format: int64 */
+            cases: number;
+            /** @description The type, level or outcome counted. */
+            key: string;
+            name: string;
         };
         /** @description A registration, its personal fields masked (all null once purged). */
         TenancyView: {
@@ -2365,6 +2962,13 @@ export interface components {
             /** @description 1-50 characters. */
             name: string;
             phone: string;
+        };
+        /** @description One agreed term (协议条款) with its performance deadline. */
+        TermView: {
+            /** @description YYYY-MM-DD: by when it must be performed. */
+            deadline?: string | null;
+            /** @description 1-500 characters. */
+            text: string;
         };
         TrackingStep: {
             action: string;
@@ -3475,6 +4079,433 @@ export interface operations {
                 };
             };
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    mediation_list: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Comma-separated states. */
+                state: string | null;
+                case_type: string | null;
+                /** @description Held by a committee, or about a place, under this region prefix. */
+                under: string | null;
+                committee_id: number | null;
+                /** @description Only cases assigned to the caller. */
+                mine: boolean | null;
+                /** @description Opened from / before (ms, UTC). */
+                from: number | null;
+                to: number | null;
+                after: string | null;
+                limit: number | null;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Page_CaseView"];
+                };
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    mediation_create: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["OpenCaseRequest"];
+            };
+        };
+        responses: {
+            /** @description Already opened with this idempotency key */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CaseView"];
+                };
+            };
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CaseView"];
+                };
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The matter is not registered, or a stale matter version */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    mediation_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CaseView"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    mediation_act: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CaseActionRequest"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CaseView"];
+                };
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not for this caller */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not in this state, or a stale version */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    mediation_agreement_pdf: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The agreement */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/pdf": unknown;
+                };
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    mediation_log: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LogEntryView"][];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    mediation_parties: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PartyInClearView"][];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    mediation_committees: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description Committees under this region prefix (default: the caller's scope),
+                 *     and those of the regions above it.
+                 */
+                under: string | null;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CommitteeView"][];
+                };
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    mediation_create_committee: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["NewCommitteeRequest"];
+            };
+        };
+        responses: {
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CommitteeView"];
+                };
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    mediation_stats: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A region prefix within the caller's scope (default: the scope). */
+                under: string | null;
+                /** @description Cases opened from / before (ms, UTC); default the last 30 days. */
+                from: number | null;
+                to: number | null;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CaseStats"];
+                };
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };

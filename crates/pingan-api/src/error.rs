@@ -34,6 +34,8 @@ pub enum ApiError {
     ImportRefused(String),
     #[error("{0}")]
     Workflow(pingan_domain::workflow::Refusal),
+    #[error("{0}")]
+    CaseWorkflow(pingan_domain::mediation::CaseRefusal),
     #[error("stale version: {0}")]
     StaleVersion(String),
     #[error("the reported place lies in no grid")]
@@ -101,6 +103,10 @@ impl ApiError {
                 StatusCode::CONFLICT
             }
             ApiError::Workflow(_) => StatusCode::FORBIDDEN,
+            ApiError::CaseWorkflow(pingan_domain::mediation::CaseRefusal::NotAllowedInState {
+                ..
+            }) => StatusCode::CONFLICT,
+            ApiError::CaseWorkflow(_) => StatusCode::FORBIDDEN,
             ApiError::StaleVersion(_) => StatusCode::CONFLICT,
             ApiError::PlaceOutsideGrids => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::Invalid { .. } => StatusCode::BAD_REQUEST,
@@ -135,6 +141,7 @@ impl ApiError {
             ApiError::Conflict(_) => "conflict",
             ApiError::ImportRefused(_) => "import_refused",
             ApiError::Workflow(r) => r.code(),
+            ApiError::CaseWorkflow(r) => r.code(),
             ApiError::StaleVersion(_) => "stale_version",
             ApiError::PlaceOutsideGrids => "not_in_any_grid",
             ApiError::Invalid { code, .. } | ApiError::Refused { code, .. } => code,
@@ -180,6 +187,23 @@ impl ApiError {
                     action.name_zh()
                 )
             }
+            ApiError::CaseWorkflow(pingan_domain::mediation::CaseRefusal::NotAllowedInState {
+                state,
+                action,
+            }) => format!(
+                "调解案件处于“{}”状态，不能执行“{}”",
+                state.name_zh(),
+                action.name_zh()
+            ),
+            ApiError::CaseWorkflow(pingan_domain::mediation::CaseRefusal::NotAllowedForActor {
+                state,
+                action,
+                ..
+            }) => format!(
+                "无权对“{}”状态的调解案件执行“{}”",
+                state.name_zh(),
+                action.name_zh()
+            ),
             ApiError::StaleVersion(m) => format!("事件已被他人更新，请刷新后重试（{m}）"),
             ApiError::PlaceOutsideGrids => "上报位置不在任何网格内".into(),
             ApiError::Invalid { zh, .. } | ApiError::Refused { zh, .. } => zh.clone(),
@@ -220,6 +244,7 @@ fn what_zh(what: &str) -> &'static str {
         "unit" => "该单位",
         "account" => "该账号",
         "matter" => "该事件",
+        "case" => "该调解案件",
         "photo" => "该照片",
         "webhook" => "该 Webhook 订阅",
         "property" => "该房屋",
@@ -258,6 +283,7 @@ impl From<StoreError> for ApiError {
             StoreError::Conflict(m) => ApiError::Conflict(m),
             StoreError::Invalid(m) => ApiError::BadRequest(m),
             StoreError::OutOfScope(m) => ApiError::OutOfScope(m),
+            StoreError::NotFound(m) if m.starts_with("case") => ApiError::NotFound("case"),
             StoreError::NotFound(_) => ApiError::NotFound("matter"),
             other => ApiError::Internal(other.to_string()),
         }

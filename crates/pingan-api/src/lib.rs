@@ -10,10 +10,12 @@ pub mod imports;
 pub mod intake;
 pub mod live;
 pub mod matters;
+pub mod mediation;
 pub mod notify;
 pub mod openapi;
 pub mod overview;
 pub mod patrols;
+pub mod pdf;
 pub mod photos;
 pub mod portal;
 pub mod rentals;
@@ -122,6 +124,26 @@ fn build_router(state: AppState, assets: Option<web::Assets>) -> Router {
         .route("/api/v1/dashboard", get(overview::dashboard))
         .route("/api/v1/live", get(live::stream))
         .route("/api/v1/patrols", get(patrols::list).post(patrols::create))
+        .route(
+            "/api/v1/mediation/committees",
+            get(mediation::committees).post(mediation::create_committee),
+        )
+        .route(
+            "/api/v1/mediation/cases",
+            get(mediation::list).post(mediation::create),
+        )
+        .route("/api/v1/mediation/stats", get(mediation::stats))
+        .route("/api/v1/mediation/cases/{id}", get(mediation::get))
+        .route("/api/v1/mediation/cases/{id}/actions", post(mediation::act))
+        .route(
+            "/api/v1/mediation/cases/{id}/parties",
+            get(mediation::parties),
+        )
+        .route("/api/v1/mediation/cases/{id}/log", get(mediation::log))
+        .route(
+            "/api/v1/mediation/cases/{id}/agreement.pdf",
+            get(mediation::agreement_pdf),
+        )
         .route("/api/v1/patrols/{id}", get(patrols::get))
         .route(
             "/api/v1/matters/{id}/dispatch-options",

@@ -100,6 +100,10 @@ pub struct MatterView {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<Vec<Object>>)]
     pub photos: Option<Vec<PhotoRef>>,
+    /// The mediation case it was referred to (in the detail view only), at
+    /// `/api/v1/mediation/cases/{id}`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub case_id: Option<i64>,
 }
 
 fn relation(caller: &Account, m: &Matter) -> Relation {
@@ -157,6 +161,7 @@ fn view(caller: &Account, m: Matter) -> ApiResult<MatterView> {
         updated_at: m.updated_at,
         actions_allowed,
         photos: None,
+        case_id: None,
     })
 }
 
@@ -200,7 +205,7 @@ fn tracking_code() -> String {
         .collect()
 }
 
-fn check_text(what: &str, text: &str, max: usize, required: bool) -> ApiResult<()> {
+pub(crate) fn check_text(what: &str, text: &str, max: usize, required: bool) -> ApiResult<()> {
     let n = text.trim().chars().count();
     if required && n == 0 {
         return Err(ApiError::invalid(
@@ -567,6 +572,7 @@ pub async fn get(
     let photos = state.store.matter_photos(id).await?;
     let mut v = view(&caller, m)?;
     v.photos = Some(photos);
+    v.case_id = state.store.case_of_matter(id).await?.map(|c| c.id);
     Ok(Json(v))
 }
 
@@ -1489,6 +1495,22 @@ pub struct LogEntryView {
     pub to_state: Option<String>,
     /// JSON text: note, unit, deadline…
     pub body: String,
+}
+
+impl From<LogEntry> for LogEntryView {
+    fn from(e: LogEntry) -> Self {
+        LogEntryView {
+            seq: e.seq,
+            at: e.at,
+            actor_id: e.actor_id,
+            actor_role: e.actor_role,
+            unit_id: e.unit_id,
+            action: e.action,
+            from_state: e.from_state,
+            to_state: e.to_state,
+            body: e.body,
+        }
+    }
 }
 
 /// A matter's log, oldest first.

@@ -402,6 +402,10 @@ async fn translate(
     let mut deliveries = Vec::new();
     let mut live = Vec::new();
     for entry in entries {
+        if entry.subject.starts_with("case:") {
+            notifications.extend(case_notices(entry));
+            continue;
+        }
         let Some(id) = matter_id(&entry.subject) else {
             continue;
         };
@@ -467,6 +471,34 @@ async fn translate(
         }
     }
     Ok((notifications, deliveries, live))
+}
+
+/// A mediation case's entries carry their notifications (`notices`: whom,
+/// what kind, the titles), worked out by the case service when it knew the
+/// case's mediators; cases send no webhooks.
+fn case_notices(entry: &LogEntry) -> Vec<NewNotification> {
+    let body: Value = serde_json::from_str(&entry.body).unwrap_or(Value::Null);
+    let Some(list) = body.get("notices").and_then(Value::as_array) else {
+        return Vec::new();
+    };
+    list.iter()
+        .filter_map(|n| {
+            let text = |k: &str| n.get(k).and_then(Value::as_str).map(str::to_string);
+            let audience = text("audience")?;
+            let valid = audience
+                .split_once(':')
+                .is_some_and(|(k, v)| matches!(k, "account" | "unit") && v.parse::<i64>().is_ok());
+            valid.then(|| NewNotification {
+                at: entry.at,
+                audience,
+                kind: text("kind").unwrap_or_else(|| "reminder".into()),
+                subject: entry.subject.clone(),
+                log_seq: entry.seq,
+                title_zh: text("title_zh").unwrap_or_default(),
+                title_en: text("title_en").unwrap_or_default(),
+            })
+        })
+        .collect()
 }
 
 /// What an integration is told: no names, notes or contacts.

@@ -3,8 +3,8 @@ use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder
 use utoipa::{Modify, OpenApi};
 
 use crate::{
-    auth, categories, imports, live, matters, notify, overview, patrols, photos, portal, rentals,
-    routes, views,
+    auth, categories, imports, live, matters, mediation, notify, overview, patrols, photos, portal,
+    rentals, routes, views,
 };
 
 #[derive(OpenApi)]
@@ -50,6 +50,16 @@ use crate::{
         patrols::create,
         patrols::list,
         patrols::get,
+        mediation::committees,
+        mediation::create_committee,
+        mediation::create,
+        mediation::list,
+        mediation::get,
+        mediation::act,
+        mediation::parties,
+        mediation::log,
+        mediation::agreement_pdf,
+        mediation::stats,
         portal::send_code,
         portal::report,
         portal::act,
@@ -152,5 +162,47 @@ mod tests {
             committed == doc,
             "web/openapi.json is out of date; run PINGAN_UPDATE_DOCS=1 cargo test -p pingan-api openapi"
         );
+    }
+
+    /// utoipa names a schema after its type, so two types of one name would
+    /// silently share a schema: each must be named apart (`#[schema(as = …)]`).
+    #[test]
+    fn schema_names_are_unique() {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/src");
+        let mut names = Vec::new();
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let text = std::fs::read_to_string(entry.unwrap().path()).unwrap();
+            let lines: Vec<&str> = text.lines().collect();
+            for (i, line) in lines.iter().enumerate() {
+                if !(line.starts_with("#[derive(") && line.contains("ToSchema")) {
+                    continue;
+                }
+                let mut renamed = None;
+                for next in &lines[i + 1..] {
+                    if let Some(alias) = next.strip_prefix("#[schema(as = ") {
+                        renamed = Some(alias.trim_end_matches(")]").to_string());
+                    }
+                    let item = next
+                        .strip_prefix("pub struct ")
+                        .or_else(|| next.strip_prefix("pub enum "));
+                    if let Some(item) = item {
+                        let name: String = item
+                            .chars()
+                            .take_while(|c| c.is_alphanumeric() || *c == '_')
+                            .collect();
+                        names.push(renamed.unwrap_or(name));
+                        break;
+                    }
+                }
+            }
+        }
+        assert!(names.len() > 50, "found only {names:?}");
+        names.sort();
+        let repeated: Vec<&String> = names
+            .windows(2)
+            .filter(|w| w[0] == w[1])
+            .map(|w| &w[0])
+            .collect();
+        assert!(repeated.is_empty(), "schema names used twice: {repeated:?}");
     }
 }

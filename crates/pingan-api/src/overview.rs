@@ -16,28 +16,17 @@ use utoipa::{IntoParams, ToSchema};
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::extract::{ApiPath, ApiQuery};
-use crate::routes::multipolygon_json_rounded;
+use crate::routes::{multipolygon_json_rounded, RegionRef};
 use crate::state::AppState;
 use crate::views::RegionView;
 
 const MS_PER_DAY: i64 = 86_400_000;
 
-/// A region in a breadcrumb.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct RegionRef {
-    pub code: String,
-    pub name: String,
-    /// province, city, county, township or village.
-    pub level: String,
-}
-
-impl From<&Region> for RegionRef {
-    fn from(r: &Region) -> Self {
-        RegionRef {
-            code: r.code.clone(),
-            name: r.name.clone(),
-            level: r.level.as_str().to_string(),
-        }
+fn region_ref(r: &Region) -> RegionRef {
+    RegionRef {
+        code: r.code.clone(),
+        name: r.name.clone(),
+        level: r.level.as_str().to_string(),
     }
 }
 
@@ -295,7 +284,7 @@ async fn ancestors(
     }
     let mut found = state.store.region_names(&codes).await?;
     found.sort_by_key(|r| r.level.significant_digits());
-    Ok(found.iter().map(RegionRef::from).collect())
+    Ok(found.iter().map(region_ref).collect())
 }
 
 #[derive(Debug, Deserialize, IntoParams)]

@@ -36,6 +36,8 @@ pub struct SweepReport {
     pub checked_out: u64,
     /// Tenancies whose personal fields were deleted after the retention period.
     pub purged: u64,
+    /// Reminders of mediation cases (sessions, deadlines, judicial confirmation).
+    pub case_reminders: u64,
 }
 
 /// Does everything due by `now` (a parameter, so tests drive the clock).
@@ -71,6 +73,9 @@ pub async fn sweep(state: &AppState, now: i64) -> Result<SweepReport, StoreError
             break;
         }
     }
+    // Mediation cases keep their own deadlines; matters waiting in
+    // mediation have none the loop above would act on.
+    report.case_reminders = crate::mediation::sweep(state, now).await?;
     let rentals = crate::rentals::sweep(state, now).await?;
     report.checked_out = rentals.checked_out;
     report.purged = rentals.purged;

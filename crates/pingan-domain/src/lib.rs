@@ -8,6 +8,7 @@ pub mod category;
 pub mod codes;
 pub mod mask;
 pub mod matter;
+pub mod mediation;
 pub mod notice;
 pub mod random;
 pub mod rental;

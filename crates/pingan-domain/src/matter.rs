@@ -15,6 +15,9 @@ pub struct Relation {
     pub in_assigned_unit: bool,
     /// The caller's scope covers the matter's grid (grid workers and chiefs).
     pub on_site: bool,
+    /// The caller ends the mediation case the matter waits on: set only by
+    /// the case service, never from codes and ids.
+    pub ends_case: bool,
 }
 
 impl Relation {
@@ -35,6 +38,7 @@ impl Relation {
             above_holding_centre: holder.starts_with(prefix) && prefix.len() < holder.len(),
             in_assigned_unit: caller_unit.is_some() && caller_unit == assigned_unit,
             on_site: caller_scope.covers(grid_code) && prefix.len() >= 12,
+            ends_case: false,
         }
     }
 }
@@ -52,6 +56,7 @@ pub fn actors(role: Role, rel: &Relation) -> Vec<Actor> {
             Actor::HigherLevel => rel.above_holding_centre,
             Actor::GridWorkerOnSite => rel.on_site,
             Actor::System => false,
+            Actor::Mediation => rel.ends_case,
         })
         .collect()
 }

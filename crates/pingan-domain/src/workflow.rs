@@ -50,10 +50,13 @@ pub enum State {
     Suspended,
     /// Reopened by the reporter after closure, awaiting the centre again.
     Reopened,
+    /// A dispute referred to a people's mediation committee: it waits for the
+    /// mediation case, which has its own deadline, and closes when the case ends.
+    InMediation,
 }
 
 impl State {
-    pub const ALL: [State; 14] = [
+    pub const ALL: [State; 15] = [
         State::Reported,
         State::Registered,
         State::Rejected,
@@ -68,6 +71,7 @@ impl State {
         State::Rated,
         State::Suspended,
         State::Reopened,
+        State::InMediation,
     ];
 
     pub const fn as_str(self) -> &'static str {
@@ -86,6 +90,7 @@ impl State {
             State::Rated => "rated",
             State::Suspended => "suspended",
             State::Reopened => "reopened",
+            State::InMediation => "in_mediation",
         }
     }
 
@@ -105,6 +110,7 @@ impl State {
             State::Rated => "已评价",
             State::Suspended => "缓办",
             State::Reopened => "已重启",
+            State::InMediation => "调解中",
         }
     }
 
@@ -200,10 +206,15 @@ pub enum Action {
     Supervise,
     /// The scheduler moves it up a level: unregistered or overdue too long.
     Escalate,
+    /// The centre refers a dispute to a mediation committee, opening a case.
+    ReferToMediation,
+    /// The mediation case ended (agreement, failure with referral, or
+    /// withdrawal); its outcome is in the entry.
+    MediationEnded,
 }
 
 impl Action {
-    pub const ALL: [Action; 27] = [
+    pub const ALL: [Action; 29] = [
         Action::Register,
         Action::Reject,
         Action::Merge,
@@ -231,6 +242,8 @@ impl Action {
         Action::Remind,
         Action::Supervise,
         Action::Escalate,
+        Action::ReferToMediation,
+        Action::MediationEnded,
     ];
 
     pub const fn as_str(self) -> &'static str {
@@ -262,6 +275,8 @@ impl Action {
             Action::Remind => "remind",
             Action::Supervise => "supervise",
             Action::Escalate => "escalate",
+            Action::ReferToMediation => "refer_to_mediation",
+            Action::MediationEnded => "mediation_ended",
         }
     }
 
@@ -294,6 +309,8 @@ impl Action {
             Action::Remind => "催办",
             Action::Supervise => "督办",
             Action::Escalate => "升级",
+            Action::ReferToMediation => "转人民调解",
+            Action::MediationEnded => "调解终结",
         }
     }
 }
@@ -335,16 +352,20 @@ pub enum Actor {
     GridWorkerOnSite,
     /// The scheduler: reminders and escalation by policy.
     System,
+    /// A mediator ending the mediation case the matter waits on; only the
+    /// case service stands in this relation, never a caller of the matter API.
+    Mediation,
 }
 
 impl Actor {
-    pub const ALL: [Actor; 6] = [
+    pub const ALL: [Actor; 7] = [
         Actor::Reporter,
         Actor::CentreOperator,
         Actor::AssignedUnit,
         Actor::HigherLevel,
         Actor::GridWorkerOnSite,
         Actor::System,
+        Actor::Mediation,
     ];
 
     pub const fn as_str(self) -> &'static str {
@@ -355,6 +376,7 @@ impl Actor {
             Actor::HigherLevel => "higher_level",
             Actor::GridWorkerOnSite => "grid_worker_on_site",
             Actor::System => "system",
+            Actor::Mediation => "mediation",
         }
     }
 
@@ -366,6 +388,7 @@ impl Actor {
             Actor::HigherLevel => "上级",
             Actor::GridWorkerOnSite => "属地网格员",
             Actor::System => "系统",
+            Actor::Mediation => "调解案件",
         }
     }
 
@@ -386,7 +409,7 @@ impl Actor {
             Role::CentreOperator => &[Actor::Reporter, Actor::CentreOperator, Actor::HigherLevel],
             Role::DepartmentHandler => &[Actor::Reporter, Actor::AssignedUnit],
             Role::Leader => &[Actor::Reporter, Actor::HigherLevel],
-            Role::Mediator => &[Actor::Reporter, Actor::AssignedUnit],
+            Role::Mediator => &[Actor::Reporter, Actor::AssignedUnit, Actor::Mediation],
             Role::Landlord | Role::Citizen => &[Actor::Reporter],
             // Administrators manage accounts and catalogues, not matters.
             Role::Admin => &[],
@@ -489,6 +512,7 @@ const RESUMERS: &[Actor] = &[R::CentreOperator, R::AssignedUnit, R::HigherLevel]
 const REMINDERS: &[Actor] = &[R::Reporter, R::CentreOperator, R::HigherLevel, R::System];
 const SUPERVISORS: &[Actor] = &[R::HigherLevel];
 const SYSTEM: &[Actor] = &[R::System];
+const MEDIATION: &[Actor] = &[R::Mediation];
 
 const fn t(from: State, action: Action, by: &'static [Actor], to: State) -> Transition {
     Transition {
@@ -511,6 +535,13 @@ const fn t(from: State, action: Action, by: &'static [Actor], to: State) -> Tran
 /// - A transfer moves the matter to another centre, which dispatches it
 ///   anew: from a returned matter or one the unit cannot solve at its level
 ///   the matter goes back to `registered`.
+/// - A dispute (a category marked `is_dispute`) may be referred from
+///   `registered` to a mediation committee: the matter waits `in_mediation`
+///   without a handling deadline of its own (the case has one, so the
+///   scheduler leaves it alone) and is closed by `mediation_ended` whatever
+///   the outcome: an agreement, a withdrawal, or a failure whose referral
+///   (arbitration, court, an administrative body) is recorded in the case
+///   and in the entry; the reporter may still reopen it.
 /// - Remind, supervise, escalate and the extension/suspension requests keep
 ///   the state; whether a request is pending, the reopen window and the
 ///   rating range are for the service layer to check.
@@ -535,6 +566,9 @@ pub const TRANSITIONS: &[Transition] = &[
     t(S::Registered, A::Remind, REMINDERS, S::Registered),
     t(S::Registered, A::Supervise, SUPERVISORS, S::Registered),
     t(S::Registered, A::Escalate, SYSTEM, S::Registered),
+    t(S::Registered, A::ReferToMediation, OPERATOR, S::InMediation),
+    t(S::InMediation, A::MediationEnded, MEDIATION, S::Closed),
+    t(S::InMediation, A::Supervise, SUPERVISORS, S::InMediation),
     t(S::Dispatched, A::Accept, UNIT, S::Accepted),
     t(S::Dispatched, A::Return, UNIT, S::Returned),
     t(S::Dispatched, A::Remind, REMINDERS, S::Dispatched),
@@ -730,6 +764,9 @@ pub fn document() -> String {
             Actor::HigherLevel => "leader or operator of a centre above the one holding the matter",
             Actor::GridWorkerOnSite => "grid worker or chief of the matter's grid",
             Actor::System => "the scheduler (reminders, escalation by policy)",
+            Actor::Mediation => {
+                "a mediator ending the matter's mediation case (only through the case service)"
+            }
         };
         out.push_str(&format!(
             "| {} {} | {} | {} |\n",
@@ -1001,6 +1038,30 @@ mod tests {
             assert_eq!(r.as_str().parse::<Actor>().unwrap(), r);
         }
         assert!("closed_ish".parse::<State>().is_err());
+    }
+
+    #[test]
+    fn a_dispute_goes_to_mediation_and_closes_when_the_case_ends() {
+        use Action::*;
+        use Actor::*;
+        let s = next(State::Registered, ReferToMediation, CentreOperator).unwrap();
+        assert_eq!(s, State::InMediation);
+        assert!(s.is_open());
+        // Nobody but the case may end it; the scheduler has nothing to do there.
+        for actor in [CentreOperator, AssignedUnit, HigherLevel, Reporter, System] {
+            assert!(next(s, MediationEnded, actor).is_err());
+        }
+        assert!(matches!(
+            next(s, Escalate, System),
+            Err(Refusal::NotAllowedInState { .. })
+        ));
+        assert_eq!(next(s, MediationEnded, Mediation), Ok(State::Closed));
+        assert!(matches!(
+            next(State::Dispatched, ReferToMediation, CentreOperator),
+            Err(Refusal::NotAllowedInState { .. })
+        ));
+        assert!(Mediation.played_by(Role::Mediator));
+        assert!(!Mediation.played_by(Role::CentreOperator));
     }
 
     #[test]

@@ -239,6 +239,67 @@ pub trait Store: RentalStore + Send + Sync + std::fmt::Debug {
     /// The photos shown with a matter, oldest first.
     async fn matter_photos(&self, matter_id: i64) -> Result<Vec<PhotoRef>>;
 
+    // --- mediation ---
+    /// Creates a mediation committee: a unit of kind `mediation_committee`
+    /// in the scope and its specialty, in one transaction.
+    async fn create_committee(
+        &self,
+        scope: &Scope,
+        unit: &NewUnit,
+        specialty: &str,
+    ) -> Result<Committee>;
+    /// A committee by id, whatever the scope (units are public names).
+    async fn committee(&self, id: i64) -> Result<Option<Committee>>;
+    /// Committees whose region lies in the scope, or is one of `regions`
+    /// (12-digit codes, e.g. the ancestors of a place), by id.
+    async fn committees(&self, scope: &Scope, regions: &[String]) -> Result<Vec<Committee>>;
+    /// Opens a case with its parties and first log entry, and with the
+    /// matter's referral when it comes from one, all in one transaction. A
+    /// repeated idempotency key answers the case made first and `false`.
+    async fn create_case(
+        &self,
+        case: &NewCase,
+        parties: &[NewParty],
+        log: &NewLogEntry,
+        matter: Option<&LinkedMatterChange>,
+    ) -> Result<(Case, bool)>;
+    /// A case within the reach.
+    async fn case(&self, reach: &CaseReach, id: i64) -> Result<Option<Case>>;
+    /// Cases within the reach that pass the filter, newest first; `page.after` is an id.
+    async fn cases(&self, reach: &CaseReach, filter: &CaseFilter, page: &Page)
+        -> Result<Vec<Case>>;
+    /// Every case within the reach that passes the filter (for statistics).
+    async fn all_cases(&self, reach: &CaseReach, filter: &CaseFilter) -> Result<Vec<Case>>;
+    /// The case of a matter, whatever the reach.
+    async fn case_of_matter(&self, matter_id: i64) -> Result<Option<Case>>;
+    /// Applies a case action: the projection, its log entry (and the
+    /// matter's change with its entry, when the case ends) commit together,
+    /// only if the case is still at `version` (else `Conflict`).
+    async fn apply_case_action(
+        &self,
+        reach: &CaseReach,
+        id: i64,
+        version: i64,
+        change: &CaseChange,
+        log: &NewLogEntry,
+        matter: Option<&LinkedMatterChange>,
+    ) -> Result<Case>;
+    /// A case's parties, masked.
+    async fn case_parties(&self, case_id: i64) -> Result<Vec<Party>>;
+    /// A case's parties in clear; the read is written to the audit log (by
+    /// `actor`, for `purpose`) in the same transaction. Callers check the
+    /// case's reach first.
+    async fn reveal_case_parties(
+        &self,
+        case_id: i64,
+        actor: i64,
+        purpose: &str,
+    ) -> Result<Vec<PartyInClear>>;
+    /// Cases the scheduler must look at by `now`, soonest first.
+    async fn due_cases(&self, now: i64, limit: u32) -> Result<Vec<Case>>;
+    /// Moves when the scheduler next looks at a case (bookkeeping, not logged).
+    async fn reschedule_case(&self, id: i64, due: Option<i64>) -> Result<()>;
+
     // --- photos ---
     /// Notes that an account uploaded a stored photo (so only it may attach it).
     async fn record_photo_upload(&self, upload: &PhotoUpload) -> Result<()>;

@@ -63,6 +63,11 @@ pub(crate) const SQLITE: &[Migration] = &[
         name: "patrols",
         sql: include_str!("../migrations/sqlite/0009_patrols.sql"),
     },
+    Migration {
+        version: 10,
+        name: "mediation",
+        sql: include_str!("../migrations/sqlite/0010_mediation.sql"),
+    },
 ];
 
 pub(crate) const POSTGRES: &[Migration] = &[
@@ -110,6 +115,11 @@ pub(crate) const POSTGRES: &[Migration] = &[
         version: 9,
         name: "patrols",
         sql: include_str!("../migrations/postgres/0009_patrols.sql"),
+    },
+    Migration {
+        version: 10,
+        name: "mediation",
+        sql: include_str!("../migrations/postgres/0010_mediation.sql"),
     },
 ];
 

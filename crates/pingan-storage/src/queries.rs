@@ -422,6 +422,193 @@ macro_rules! store_impl {
             })
         }
 
+        /// Applies a matter action inside the caller's transaction: the
+        /// projection, its photos and its log entry. Answers false, writing
+        /// nothing, when the matter is not at `version` within `lo..hi`.
+        pub(crate) async fn apply_matter_change_tx(
+            tx: &mut sqlx::Transaction<'static, $db>,
+            (lo, hi): (&str, &str),
+            id: i64,
+            version: i64,
+            change: &crate::MatterChange,
+            log: &crate::NewLogEntry,
+        ) -> crate::Result<bool> {
+                let (set_unit, unit) = match change.assigned_unit_id {
+                    Some(u) => (true, u),
+                    None => (false, None),
+                };
+                let (set_deadline, deadline) = match change.deadline {
+                    Some(d) => (true, d),
+                    None => (false, None),
+                };
+                let (set_due, next_due) = match change.next_due {
+                    Some(d) => (true, d),
+                    None => (false, None),
+                };
+                let updated = sqlx::query(
+                    "UPDATE matters SET state = $1, version = version + 1, \
+                     category_code = COALESCE($2, category_code), holder = COALESCE($3, holder), \
+                     assigned_unit_id = CASE WHEN $4 THEN $5 ELSE assigned_unit_id END, \
+                     deadline = CASE WHEN $6 THEN $7 ELSE deadline END, \
+                     rework_count = rework_count + $8, rating = COALESCE($9, rating), updated_at = $10, \
+                     overdue = COALESCE($15, overdue), next_due = CASE WHEN $16 THEN $17 ELSE next_due END, \
+                     supervised = COALESCE($18, supervised), time_limit = CASE WHEN $19 THEN $20 ELSE time_limit END, \
+                     closed_at = CASE WHEN $21 THEN $22 ELSE closed_at END, merged_into = COALESCE($23, merged_into), \
+                     milestones = CASE WHEN $24 THEN $25 ELSE milestones END, \
+                     milestone_due = CASE WHEN $26 THEN $27 ELSE milestone_due END \
+                     WHERE id = $11 AND version = $12 AND grid_code >= $13 AND grid_code < $14",
+                )
+                .bind(&change.state)
+                .bind(&change.category_code)
+                .bind(&change.holder)
+                .bind(set_unit)
+                .bind(unit)
+                .bind(set_deadline)
+                .bind(deadline)
+                .bind(i64::from(change.add_rework))
+                .bind(change.rating)
+                .bind(log.at)
+                .bind(id)
+                .bind(version)
+                .bind(lo)
+                .bind(hi)
+                .bind(change.overdue)
+                .bind(set_due)
+                .bind(next_due)
+                .bind(change.supervised)
+                .bind(change.time_limit.is_some())
+                .bind(change.time_limit.clone().flatten())
+                .bind(change.closed_at.is_some())
+                .bind(change.closed_at.flatten())
+                .bind(change.merged_into)
+                .bind(change.milestones.is_some())
+                .bind(change.milestones.clone().flatten())
+                .bind(change.milestone_due.is_some())
+                .bind(change.milestone_due.flatten())
+                .execute(&mut **tx)
+                .await
+                .map_err(|e| map_insert_error(e, "action"))?
+                .rows_affected();
+                if updated == 0 {
+                    return Ok(false);
+                }
+                insert_photos_tx(tx, id, &change.photos, log.at).await?;
+                let mut entry = log.clone();
+                entry.subject = format!("matter:{id}");
+                append_log_tx(tx, &entry).await?;
+                Ok(true)
+            }
+
+        const COMMITTEE_SELECT: &str = "SELECT u.id, u.name, u.region_code, COALESCE(c.specialty, 'general') AS specialty \
+            FROM units u LEFT JOIN mediation_committees c ON c.unit_id = u.id WHERE u.kind = 'mediation_committee'";
+        const CASE_COLUMNS: &str = "id, case_number, state, version, case_type, matter_id, committee_id, holder, place_code, title, \
+            facts, claims, risk_level, risk_reasons, mediators, deadline, sessions, follow_ups, agreement, confirmation, outcome, \
+            referral, opened_by, opened_at, ended_at, updated_at, next_due, reminders_sent";
+        const PARTY_NAME: &str = "case_parties.name";
+        const PARTY_ID_NUMBER: &str = "case_parties.id_number";
+        const PARTY_PHONE: &str = "case_parties.phone";
+        const PARTY_ADDRESS: &str = "case_parties.address";
+
+        fn committee_row(row: &shared_rows::DbRow) -> crate::Result<crate::Committee> {
+            use sqlx::Row;
+            Ok(crate::Committee {
+                id: row.try_get("id")?,
+                name: row.try_get("name")?,
+                region_code: row.try_get("region_code")?,
+                specialty: row.try_get("specialty")?,
+            })
+        }
+
+        fn case_row(row: &shared_rows::DbRow) -> crate::Result<crate::Case> {
+            use sqlx::Row;
+            Ok(crate::Case {
+                id: row.try_get("id")?,
+                case_number: row.try_get::<Option<String>, _>("case_number")?.unwrap_or_default(),
+                state: row.try_get("state")?,
+                version: row.try_get("version")?,
+                case_type: row.try_get("case_type")?,
+                matter_id: row.try_get("matter_id")?,
+                committee_id: row.try_get("committee_id")?,
+                holder: row.try_get("holder")?,
+                place_code: row.try_get("place_code")?,
+                title: row.try_get("title")?,
+                facts: row.try_get("facts")?,
+                claims: row.try_get("claims")?,
+                risk_level: row.try_get("risk_level")?,
+                risk_reasons: row.try_get("risk_reasons")?,
+                mediators: row.try_get("mediators")?,
+                deadline: row.try_get("deadline")?,
+                sessions: row.try_get("sessions")?,
+                follow_ups: row.try_get("follow_ups")?,
+                agreement: row.try_get("agreement")?,
+                confirmation: row.try_get("confirmation")?,
+                outcome: row.try_get("outcome")?,
+                referral: row.try_get("referral")?,
+                opened_by: row.try_get("opened_by")?,
+                opened_at: row.try_get("opened_at")?,
+                ended_at: row.try_get("ended_at")?,
+                updated_at: row.try_get("updated_at")?,
+                next_due: row.try_get("next_due")?,
+                reminders_sent: row.try_get("reminders_sent")?,
+            })
+        }
+
+        /// The condition of a case reach (no leading AND).
+        fn push_case_reach(q: &mut sqlx::QueryBuilder<'_, $db>, reach: &crate::CaseReach) {
+            match reach {
+                crate::CaseReach::All => {
+                    q.push("1 = 1");
+                }
+                crate::CaseReach::Committee { unit_id, below } => {
+                    q.push("(committee_id = ").push_bind(*unit_id);
+                    if let Some(prefix) = below {
+                        let (lo, hi) = crate::queries::prefix_range(prefix);
+                        q.push(" OR (holder >= ").push_bind(lo).push(" AND holder < ").push_bind(hi);
+                        q.push(" AND holder <> ").push_bind(prefix.clone()).push(")");
+                    }
+                    q.push(")");
+                }
+                crate::CaseReach::Region(scope) => {
+                    let (lo, hi) = crate::queries::prefix_range(scope.prefix());
+                    q.push("((holder >= ").push_bind(lo.clone()).push(" AND holder < ").push_bind(hi.clone());
+                    q.push(") OR (place_code >= ").push_bind(lo).push(" AND place_code < ").push_bind(hi).push("))");
+                }
+            }
+        }
+
+        fn push_case_filter(q: &mut sqlx::QueryBuilder<'_, $db>, f: &crate::CaseFilter) {
+            if !f.states.is_empty() {
+                q.push(" AND state IN (");
+                let mut list = q.separated(", ");
+                for s in &f.states {
+                    list.push_bind(s.clone());
+                }
+                q.push(")");
+            }
+            if let Some(t) = &f.case_type {
+                q.push(" AND case_type = ").push_bind(t.clone());
+            }
+            if let Some(under) = &f.under {
+                let (lo, hi) = crate::queries::prefix_range(under);
+                q.push(" AND ((holder >= ").push_bind(lo.clone()).push(" AND holder < ").push_bind(hi.clone());
+                q.push(") OR (place_code >= ").push_bind(lo).push(" AND place_code < ").push_bind(hi).push("))");
+            }
+            if let Some(c) = f.committee_id {
+                q.push(" AND committee_id = ").push_bind(c);
+            }
+            if let Some(v) = f.opened_from {
+                q.push(" AND opened_at >= ").push_bind(v);
+            }
+            if let Some(v) = f.opened_to {
+                q.push(" AND opened_at < ").push_bind(v);
+            }
+            if let Some(m) = f.mediator_id {
+                // mediators is a JSON array of ids: match the id between delimiters.
+                q.push(" AND (',' || REPLACE(REPLACE(mediators, '[', ''), ']', '') || ',') LIKE ")
+                    .push_bind(format!("%,{m},%"));
+            }
+        }
+
         const ACCOUNT_COLUMNS: &str = "id, username, role, scope_prefix, unit_id, display_name, phone_masked, disabled, created_at";
         const GRID_COLUMNS: &str = "code, name, village_code, min_lng, min_lat, max_lng, max_lat";
         const PHONE_FIELD: &str = "accounts.phone";
@@ -464,6 +651,69 @@ macro_rules! store_impl {
                         }
                     }
                 }
+                Ok(())
+            }
+
+            /// Encrypts a personal field: cipher, lookup hash and masked copy.
+            fn encrypt_field(
+                &self,
+                field: &str,
+                value: Option<&str>,
+                mask: fn(&str) -> String,
+            ) -> (Option<Vec<u8>>, Option<Vec<u8>>, Option<String>) {
+                match value.map(str::trim).filter(|p| !p.is_empty()) {
+                    None => (None, None, None),
+                    Some(p) => (
+                        Some(self.keys.encrypt(field, p)),
+                        Some(self.keys.lookup_hash(field, p)),
+                        Some(mask(p)),
+                    ),
+                }
+            }
+
+            async fn insert_party_tx(
+                &self,
+                tx: &mut sqlx::Transaction<'static, $db>,
+                case_id: i64,
+                seq: i64,
+                p: &crate::NewParty,
+            ) -> crate::Result<()> {
+                let name = p.name.trim();
+                let display = if p.kind == "person" {
+                    pingan_domain::mask::mask_name(name)
+                } else {
+                    name.to_string()
+                };
+                let (id_cipher, id_hash, id_masked) =
+                    self.encrypt_field(PARTY_ID_NUMBER, p.id_number.as_deref(), pingan_domain::mask::mask_id_number);
+                let (phone_cipher, phone_hash, phone_masked) =
+                    self.encrypt_field(PARTY_PHONE, p.phone.as_deref(), pingan_domain::mask::mask_phone);
+                let address_cipher = p
+                    .address
+                    .as_deref()
+                    .map(str::trim)
+                    .filter(|a| !a.is_empty())
+                    .map(|a| self.keys.encrypt(PARTY_ADDRESS, a));
+                sqlx::query(
+                    "INSERT INTO case_parties (case_id, seq, kind, side, display_name, name_cipher, id_number_cipher, id_number_masked, \
+                     id_number_hash, phone_cipher, phone_masked, phone_hash, address_cipher) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+                )
+                .bind(case_id)
+                .bind(seq)
+                .bind(&p.kind)
+                .bind(&p.side)
+                .bind(display)
+                .bind(self.keys.encrypt(PARTY_NAME, name))
+                .bind(id_cipher)
+                .bind(id_masked)
+                .bind(id_hash)
+                .bind(phone_cipher)
+                .bind(phone_masked)
+                .bind(phone_hash)
+                .bind(address_cipher)
+                .execute(&mut **tx)
+                .await?;
                 Ok(())
             }
 
@@ -1134,6 +1384,33 @@ macro_rules! store_impl {
                         count += 1;
                     }
                 }
+                // Parties of mediation cases: every sealed column.
+                for (column, field) in [
+                    ("name_cipher", PARTY_NAME),
+                    ("id_number_cipher", PARTY_ID_NUMBER),
+                    ("phone_cipher", PARTY_PHONE),
+                    ("address_cipher", PARTY_ADDRESS),
+                ] {
+                    let rows = sqlx::query(&format!(
+                        "SELECT id, {column} AS sealed FROM case_parties WHERE {column} IS NOT NULL"
+                    ))
+                    .fetch_all(&mut *tx)
+                    .await?;
+                    for row in rows {
+                        let id: i64 = row.try_get("id")?;
+                        let cipher: Vec<u8> = row.try_get("sealed")?;
+                        if crate::PersonalDataKeys::sealed_with(&cipher) == Some(current) {
+                            continue;
+                        }
+                        let plain = self.keys.decrypt(field, &cipher)?;
+                        sqlx::query(&format!("UPDATE case_parties SET {column} = $1 WHERE id = $2"))
+                            .bind(self.keys.encrypt(field, &plain))
+                            .bind(id)
+                            .execute(&mut *tx)
+                            .await?;
+                        count += 1;
+                    }
+                }
                 tx.commit().await?;
                 Ok(count)
             }
@@ -1422,63 +1699,7 @@ macro_rules! store_impl {
             ) -> crate::Result<crate::Matter> {
                 let (lo, hi) = crate::queries::prefix_range(scope.prefix());
                 let mut tx = self.writer.begin().await?;
-                let (set_unit, unit) = match change.assigned_unit_id {
-                    Some(u) => (true, u),
-                    None => (false, None),
-                };
-                let (set_deadline, deadline) = match change.deadline {
-                    Some(d) => (true, d),
-                    None => (false, None),
-                };
-                let (set_due, next_due) = match change.next_due {
-                    Some(d) => (true, d),
-                    None => (false, None),
-                };
-                let updated = sqlx::query(
-                    "UPDATE matters SET state = $1, version = version + 1, \
-                     category_code = COALESCE($2, category_code), holder = COALESCE($3, holder), \
-                     assigned_unit_id = CASE WHEN $4 THEN $5 ELSE assigned_unit_id END, \
-                     deadline = CASE WHEN $6 THEN $7 ELSE deadline END, \
-                     rework_count = rework_count + $8, rating = COALESCE($9, rating), updated_at = $10, \
-                     overdue = COALESCE($15, overdue), next_due = CASE WHEN $16 THEN $17 ELSE next_due END, \
-                     supervised = COALESCE($18, supervised), time_limit = CASE WHEN $19 THEN $20 ELSE time_limit END, \
-                     closed_at = CASE WHEN $21 THEN $22 ELSE closed_at END, merged_into = COALESCE($23, merged_into), \
-                     milestones = CASE WHEN $24 THEN $25 ELSE milestones END, \
-                     milestone_due = CASE WHEN $26 THEN $27 ELSE milestone_due END \
-                     WHERE id = $11 AND version = $12 AND grid_code >= $13 AND grid_code < $14",
-                )
-                .bind(&change.state)
-                .bind(&change.category_code)
-                .bind(&change.holder)
-                .bind(set_unit)
-                .bind(unit)
-                .bind(set_deadline)
-                .bind(deadline)
-                .bind(i64::from(change.add_rework))
-                .bind(change.rating)
-                .bind(log.at)
-                .bind(id)
-                .bind(version)
-                .bind(&lo)
-                .bind(&hi)
-                .bind(change.overdue)
-                .bind(set_due)
-                .bind(next_due)
-                .bind(change.supervised)
-                .bind(change.time_limit.is_some())
-                .bind(change.time_limit.clone().flatten())
-                .bind(change.closed_at.is_some())
-                .bind(change.closed_at.flatten())
-                .bind(change.merged_into)
-                .bind(change.milestones.is_some())
-                .bind(change.milestones.clone().flatten())
-                .bind(change.milestone_due.is_some())
-                .bind(change.milestone_due.flatten())
-                .execute(&mut *tx)
-                .await
-                .map_err(|e| map_insert_error(e, "action"))?
-                .rows_affected();
-                if updated == 0 {
+                if !apply_matter_change_tx(&mut tx, (&lo, &hi), id, version, change, log).await? {
                     drop(tx);
                     return Err(match self.matter(scope, id).await? {
                         Some(m) => crate::StoreError::Conflict(format!(
@@ -1488,10 +1709,6 @@ macro_rules! store_impl {
                         None => crate::StoreError::NotFound(format!("matter {id}")),
                     });
                 }
-                insert_photos_tx(&mut tx, id, &change.photos, log.at).await?;
-                let mut entry = log.clone();
-                entry.subject = format!("matter:{id}");
-                append_log_tx(&mut tx, &entry).await?;
                 let row = sqlx::query(&format!("SELECT {MATTER_COLUMNS} FROM matters WHERE id = $1"))
                     .bind(id)
                     .fetch_one(&mut *tx)
@@ -1726,6 +1943,384 @@ macro_rules! store_impl {
                         })
                     })
                     .collect()
+            }
+
+            async fn create_committee(
+                &self,
+                scope: &pingan_domain::Scope,
+                unit: &crate::NewUnit,
+                specialty: &str,
+            ) -> crate::Result<crate::Committee> {
+                use sqlx::Row;
+                if !scope.covers(unit.region.as_str()) {
+                    return Err(crate::StoreError::OutOfScope(unit.region.to_string()));
+                }
+                let name = unit.name.trim();
+                if name.is_empty() {
+                    return Err(crate::StoreError::Invalid("a unit needs a name".into()));
+                }
+                let mut tx = self.writer.begin().await?;
+                let row = sqlx::query(
+                    "INSERT INTO units (name, kind, region_code, created_at) VALUES ($1, $2, $3, $4) RETURNING id",
+                )
+                .bind(name)
+                .bind(pingan_domain::UnitKind::MediationCommittee.as_str())
+                .bind(unit.region.as_str())
+                .bind(crate::now_ms())
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(|e| map_insert_error(e, "unit"))?;
+                let id: i64 = row.try_get("id")?;
+                sqlx::query("INSERT INTO mediation_committees (unit_id, specialty) VALUES ($1, $2)")
+                    .bind(id)
+                    .bind(specialty)
+                    .execute(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+                Ok(crate::Committee {
+                    id,
+                    name: name.to_string(),
+                    region_code: unit.region.to_string(),
+                    specialty: specialty.to_string(),
+                })
+            }
+
+            async fn committee(&self, id: i64) -> crate::Result<Option<crate::Committee>> {
+                let row = sqlx::query(&format!("{COMMITTEE_SELECT} AND u.id = $1"))
+                    .bind(id)
+                    .fetch_optional(&self.pool)
+                    .await?;
+                row.as_ref().map(committee_row).transpose()
+            }
+
+            async fn committees(
+                &self,
+                scope: &pingan_domain::Scope,
+                regions: &[String],
+            ) -> crate::Result<Vec<crate::Committee>> {
+                let (lo, hi) = crate::queries::prefix_range(scope.prefix());
+                let mut q = sqlx::QueryBuilder::<$db>::new(COMMITTEE_SELECT);
+                q.push(" AND ((u.region_code >= ").push_bind(lo).push(" AND u.region_code < ").push_bind(hi).push(")");
+                if !regions.is_empty() {
+                    q.push(" OR u.region_code IN (");
+                    let mut list = q.separated(", ");
+                    for r in regions {
+                        list.push_bind(r.as_str());
+                    }
+                    q.push(")");
+                }
+                q.push(") ORDER BY u.id LIMIT 1000");
+                let rows = q.build().fetch_all(&self.pool).await?;
+                rows.iter().map(committee_row).collect()
+            }
+
+            async fn create_case(
+                &self,
+                case: &crate::NewCase,
+                parties: &[crate::NewParty],
+                log: &crate::NewLogEntry,
+                matter: Option<&crate::LinkedMatterChange>,
+            ) -> crate::Result<(crate::Case, bool)> {
+                use sqlx::Row;
+                let mut tx = self.writer.begin().await?;
+                if let Some(key) = &case.idempotency_key {
+                    let known = sqlx::query(&format!("SELECT {CASE_COLUMNS} FROM mediation_cases WHERE idempotency_key = $1"))
+                        .bind(key)
+                        .fetch_optional(&mut *tx)
+                        .await?;
+                    if let Some(row) = known {
+                        return Ok((case_row(&row)?, false));
+                    }
+                }
+                let row = sqlx::query(
+                    "INSERT INTO mediation_cases (idempotency_key, state, version, case_type, matter_id, committee_id, holder, place_code, \
+                     title, facts, claims, risk_level, risk_reasons, mediators, deadline, sessions, follow_ups, opened_by, opened_at, \
+                     updated_at, next_due, reminders_sent) \
+                     VALUES ($1, $2, 1, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, '[]', '[]', $15, $16, $16, $17, '[]') RETURNING id",
+                )
+                .bind(case.idempotency_key.as_deref())
+                .bind(pingan_domain::mediation::INITIAL.as_str())
+                .bind(&case.case_type)
+                .bind(case.matter_id)
+                .bind(case.committee_id)
+                .bind(&case.holder)
+                .bind(&case.place_code)
+                .bind(&case.title)
+                .bind(&case.facts)
+                .bind(&case.claims)
+                .bind(&case.risk_level)
+                .bind(&case.risk_reasons)
+                .bind(&case.mediators)
+                .bind(case.deadline)
+                .bind(case.opened_by)
+                .bind(case.opened_at)
+                .bind(case.next_due)
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(|e| map_insert_error(e, "case"))?;
+                let id: i64 = row.try_get("id")?;
+                // 调解案号: (year) region 调字第 id 号, unique by the id.
+                let year = pingan_domain::calendar::LocalDate::from_utc_ms(case.opened_at).year();
+                let number = format!("（{year}）{}调字第{id}号", &case.holder);
+                sqlx::query("UPDATE mediation_cases SET case_number = $1 WHERE id = $2")
+                    .bind(&number)
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?;
+                for (i, p) in parties.iter().enumerate() {
+                    self.insert_party_tx(&mut tx, id, i as i64 + 1, p).await?;
+                }
+                if let Some(link) = matter {
+                    // The matter's entry names the case it opened (its body is
+                    // a JSON object), so both logs point at each other.
+                    let mut log = link.log.clone();
+                    log.body = match log.body.strip_prefix('{') {
+                        Some(rest) if rest.trim_start().starts_with('}') => format!("{{\"case_id\":{id}}}"),
+                        Some(rest) => format!("{{\"case_id\":{id},{rest}"),
+                        None => log.body,
+                    };
+                    let everywhere = crate::queries::prefix_range("");
+                    if !apply_matter_change_tx(&mut tx, (&everywhere.0, &everywhere.1), link.matter_id, link.version, &link.change, &log).await? {
+                        return Err(crate::StoreError::Conflict(format!(
+                            "matter {} is no longer at version {}",
+                            link.matter_id, link.version
+                        )));
+                    }
+                }
+                let mut entry = log.clone();
+                entry.subject = format!("case:{id}");
+                append_log_tx(&mut tx, &entry).await?;
+                let row = sqlx::query(&format!("SELECT {CASE_COLUMNS} FROM mediation_cases WHERE id = $1"))
+                    .bind(id)
+                    .fetch_one(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+                Ok((case_row(&row)?, true))
+            }
+
+            async fn case(&self, reach: &crate::CaseReach, id: i64) -> crate::Result<Option<crate::Case>> {
+                let mut q = sqlx::QueryBuilder::<$db>::new(format!("SELECT {CASE_COLUMNS} FROM mediation_cases WHERE id = "));
+                q.push_bind(id).push(" AND ");
+                push_case_reach(&mut q, reach);
+                let row = q.build().fetch_optional(&self.pool).await?;
+                row.as_ref().map(case_row).transpose()
+            }
+
+            async fn cases(
+                &self,
+                reach: &crate::CaseReach,
+                filter: &crate::CaseFilter,
+                page: &crate::Page,
+            ) -> crate::Result<Vec<crate::Case>> {
+                let before: i64 = page.after.as_deref().and_then(|a| a.parse().ok()).unwrap_or(i64::MAX);
+                let mut q = sqlx::QueryBuilder::<$db>::new(format!("SELECT {CASE_COLUMNS} FROM mediation_cases WHERE id < "));
+                q.push_bind(before).push(" AND ");
+                push_case_reach(&mut q, reach);
+                push_case_filter(&mut q, filter);
+                q.push(" ORDER BY id DESC LIMIT ").push_bind(page.limit());
+                let rows = q.build().fetch_all(&self.pool).await?;
+                rows.iter().map(case_row).collect()
+            }
+
+            async fn all_cases(&self, reach: &crate::CaseReach, filter: &crate::CaseFilter) -> crate::Result<Vec<crate::Case>> {
+                let mut q = sqlx::QueryBuilder::<$db>::new(format!("SELECT {CASE_COLUMNS} FROM mediation_cases WHERE "));
+                push_case_reach(&mut q, reach);
+                push_case_filter(&mut q, filter);
+                q.push(" ORDER BY id");
+                let rows = q.build().fetch_all(&self.pool).await?;
+                rows.iter().map(case_row).collect()
+            }
+
+            async fn case_of_matter(&self, matter_id: i64) -> crate::Result<Option<crate::Case>> {
+                let row = sqlx::query(&format!("SELECT {CASE_COLUMNS} FROM mediation_cases WHERE matter_id = $1"))
+                    .bind(matter_id)
+                    .fetch_optional(&self.pool)
+                    .await?;
+                row.as_ref().map(case_row).transpose()
+            }
+
+            async fn apply_case_action(
+                &self,
+                reach: &crate::CaseReach,
+                id: i64,
+                version: i64,
+                change: &crate::CaseChange,
+                log: &crate::NewLogEntry,
+                matter: Option<&crate::LinkedMatterChange>,
+            ) -> crate::Result<crate::Case> {
+                let Some(current) = self.case(reach, id).await? else {
+                    return Err(crate::StoreError::NotFound(format!("case {id}")));
+                };
+                let mut tx = self.writer.begin().await?;
+                let (set_due, next_due) = match change.next_due {
+                    Some(d) => (true, d),
+                    None => (false, None),
+                };
+                let updated = sqlx::query(
+                    "UPDATE mediation_cases SET state = $1, version = version + 1, updated_at = $2, \
+                     committee_id = COALESCE($3, committee_id), holder = COALESCE($4, holder), case_type = COALESCE($5, case_type), \
+                     title = COALESCE($6, title), facts = COALESCE($7, facts), claims = COALESCE($8, claims), \
+                     risk_level = COALESCE($9, risk_level), risk_reasons = COALESCE($10, risk_reasons), \
+                     mediators = COALESCE($11, mediators), deadline = COALESCE($12, deadline), sessions = COALESCE($13, sessions), \
+                     follow_ups = COALESCE($14, follow_ups), agreement = COALESCE($15, agreement), \
+                     confirmation = COALESCE($16, confirmation), outcome = COALESCE($17, outcome), referral = COALESCE($18, referral), \
+                     ended_at = COALESCE($19, ended_at), next_due = CASE WHEN $20 THEN $21 ELSE next_due END, \
+                     reminders_sent = COALESCE($22, reminders_sent) \
+                     WHERE id = $23 AND version = $24",
+                )
+                .bind(&change.state)
+                .bind(log.at)
+                .bind(change.committee_id)
+                .bind(&change.holder)
+                .bind(&change.case_type)
+                .bind(&change.title)
+                .bind(&change.facts)
+                .bind(&change.claims)
+                .bind(&change.risk_level)
+                .bind(&change.risk_reasons)
+                .bind(&change.mediators)
+                .bind(change.deadline)
+                .bind(&change.sessions)
+                .bind(&change.follow_ups)
+                .bind(&change.agreement)
+                .bind(&change.confirmation)
+                .bind(&change.outcome)
+                .bind(&change.referral)
+                .bind(change.ended_at)
+                .bind(set_due)
+                .bind(next_due)
+                .bind(&change.reminders_sent)
+                .bind(id)
+                .bind(version)
+                .execute(&mut *tx)
+                .await
+                .map_err(|e| map_insert_error(e, "case action"))?
+                .rows_affected();
+                if updated == 0 {
+                    return Err(crate::StoreError::Conflict(format!(
+                        "case {id} is at version {}, not {version}",
+                        current.version
+                    )));
+                }
+                for (seq, phone, address) in &change.party_contacts {
+                    let (phone_cipher, phone_hash, phone_masked) = self.encrypt_field(PARTY_PHONE, phone.as_deref(), pingan_domain::mask::mask_phone);
+                    let address_cipher = address.as_deref().map(|a| self.keys.encrypt(PARTY_ADDRESS, a));
+                    sqlx::query(
+                        "UPDATE case_parties SET phone_cipher = COALESCE($1, phone_cipher), phone_hash = COALESCE($2, phone_hash), \
+                         phone_masked = COALESCE($3, phone_masked), address_cipher = COALESCE($4, address_cipher) \
+                         WHERE case_id = $5 AND seq = $6",
+                    )
+                    .bind(phone_cipher)
+                    .bind(phone_hash)
+                    .bind(phone_masked)
+                    .bind(address_cipher)
+                    .bind(id)
+                    .bind(seq)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                let mut entry = log.clone();
+                entry.subject = format!("case:{id}");
+                append_log_tx(&mut tx, &entry).await?;
+                if let Some(link) = matter {
+                    let everywhere = crate::queries::prefix_range("");
+                    if !apply_matter_change_tx(&mut tx, (&everywhere.0, &everywhere.1), link.matter_id, link.version, &link.change, &link.log).await? {
+                        return Err(crate::StoreError::Conflict(format!(
+                            "matter {} is no longer at version {}",
+                            link.matter_id, link.version
+                        )));
+                    }
+                }
+                let row = sqlx::query(&format!("SELECT {CASE_COLUMNS} FROM mediation_cases WHERE id = $1"))
+                    .bind(id)
+                    .fetch_one(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+                case_row(&row)
+            }
+
+            async fn case_parties(&self, case_id: i64) -> crate::Result<Vec<crate::Party>> {
+                use sqlx::Row;
+                let rows = sqlx::query(
+                    "SELECT seq, kind, side, display_name, id_number_masked, phone_masked, address_cipher IS NOT NULL AS has_address \
+                     FROM case_parties WHERE case_id = $1 ORDER BY seq",
+                )
+                .bind(case_id)
+                .fetch_all(&self.pool)
+                .await?;
+                rows.iter()
+                    .map(|r| {
+                        Ok(crate::Party {
+                            seq: r.try_get("seq")?,
+                            kind: r.try_get("kind")?,
+                            side: r.try_get("side")?,
+                            display_name: r.try_get("display_name")?,
+                            id_number_masked: r.try_get("id_number_masked")?,
+                            phone_masked: r.try_get("phone_masked")?,
+                            has_address: r.try_get("has_address")?,
+                        })
+                    })
+                    .collect()
+            }
+
+            async fn reveal_case_parties(&self, case_id: i64, actor: i64, purpose: &str) -> crate::Result<Vec<crate::PartyInClear>> {
+                use sqlx::Row;
+                let mut tx = self.writer.begin().await?;
+                let rows = sqlx::query(
+                    "SELECT seq, kind, side, name_cipher, id_number_cipher, phone_cipher, address_cipher \
+                     FROM case_parties WHERE case_id = $1 ORDER BY seq",
+                )
+                .bind(case_id)
+                .fetch_all(&mut *tx)
+                .await?;
+                let open = |field: &str, c: Option<Vec<u8>>| -> crate::Result<Option<String>> {
+                    c.map(|c| self.keys.decrypt(field, &c)).transpose().map_err(Into::into)
+                };
+                let mut out = Vec::with_capacity(rows.len());
+                for r in &rows {
+                    let name: Vec<u8> = r.try_get("name_cipher")?;
+                    out.push(crate::PartyInClear {
+                        seq: r.try_get("seq")?,
+                        kind: r.try_get("kind")?,
+                        side: r.try_get("side")?,
+                        name: self.keys.decrypt(PARTY_NAME, &name)?,
+                        id_number: open(PARTY_ID_NUMBER, r.try_get("id_number_cipher")?)?,
+                        phone: open(PARTY_PHONE, r.try_get("phone_cipher")?)?,
+                        address: open(PARTY_ADDRESS, r.try_get("address_cipher")?)?,
+                    });
+                }
+                sqlx::query(
+                    "INSERT INTO audit_log (at, account_id, action, subject, detail) VALUES ($1, $2, $3, $4, $5)",
+                )
+                .bind(crate::now_ms())
+                .bind(actor)
+                .bind("reveal_personal_data")
+                .bind(format!("case:{case_id}"))
+                .bind(format!("parties ({purpose})"))
+                .execute(&mut *tx)
+                .await?;
+                tx.commit().await?;
+                Ok(out)
+            }
+
+            async fn reschedule_case(&self, id: i64, due: Option<i64>) -> crate::Result<()> {
+                sqlx::query("UPDATE mediation_cases SET next_due = $1 WHERE id = $2")
+                    .bind(due)
+                    .bind(id)
+                    .execute(&self.writer)
+                    .await?;
+                Ok(())
+            }
+
+            async fn due_cases(&self, now: i64, limit: u32) -> crate::Result<Vec<crate::Case>> {
+                let rows = sqlx::query(&format!(
+                    "SELECT {CASE_COLUMNS} FROM mediation_cases WHERE next_due IS NOT NULL AND next_due <= $1 ORDER BY next_due LIMIT $2"
+                ))
+                .bind(now)
+                .bind(i64::from(limit))
+                .fetch_all(&self.pool)
+                .await?;
+                rows.iter().map(case_row).collect()
             }
 
             async fn record_photo_upload(&self, u: &crate::PhotoUpload) -> crate::Result<()> {

@@ -1,4 +1,5 @@
 //! Rows going in and out of the store.
+use crate::NewLogEntry;
 use pingan_domain::{Level, RegionCode, Role, Scope, UnitKind};
 use serde::Serialize;
 
@@ -443,4 +444,176 @@ pub struct Patrol {
     /// JSON: an array of `{at, text}`, checked by the API.
     pub notes: String,
     pub created_at: i64,
+}
+
+/// A mediation committee (人民调解委员会): a unit of kind
+/// `mediation_committee` with what it takes on.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Committee {
+    pub id: i64,
+    pub name: String,
+    /// The unit's region (12 digits).
+    pub region_code: String,
+    /// `general` or a professional field (see `mediation::Specialty`).
+    pub specialty: String,
+}
+
+/// Which cases a caller reaches (the case's region-bound scope).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CaseReach {
+    /// Every case: system tasks.
+    All,
+    /// A mediator: the cases of their committee, and with `below` (the
+    /// committee's region prefix, for a general committee) those held by
+    /// committees in regions strictly below it.
+    Committee { unit_id: i64, below: Option<String> },
+    /// A supervisor: cases held by a committee in the scope, or about a place in it.
+    Region(Scope),
+}
+
+/// A case to open. Texts of JSON fields are checked by the API.
+#[derive(Debug, Clone)]
+pub struct NewCase {
+    pub idempotency_key: Option<String>,
+    pub case_type: String,
+    pub matter_id: Option<i64>,
+    pub committee_id: i64,
+    pub holder: String,
+    pub place_code: String,
+    pub title: String,
+    pub facts: String,
+    pub claims: String,
+    pub risk_level: String,
+    /// JSON array of strings.
+    pub risk_reasons: String,
+    /// JSON array of account ids.
+    pub mediators: String,
+    pub deadline: i64,
+    pub opened_by: Option<i64>,
+    pub opened_at: i64,
+    pub next_due: Option<i64>,
+}
+
+/// A party (当事人) to store; personal fields are encrypted by the store.
+#[derive(Debug, Clone)]
+pub struct NewParty {
+    /// `person` or `organisation`.
+    pub kind: String,
+    /// `applicant`, `respondent` or `third_party`.
+    pub side: String,
+    /// A person's name, or an organisation's.
+    pub name: String,
+    /// A person's identity card number, or an organisation's credit code.
+    pub id_number: Option<String>,
+    pub phone: Option<String>,
+    pub address: Option<String>,
+}
+
+/// A party as views show it: masked.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Party {
+    pub seq: i64,
+    pub kind: String,
+    pub side: String,
+    /// A person's masked name (`张**`), or an organisation's name.
+    pub display_name: String,
+    pub id_number_masked: Option<String>,
+    pub phone_masked: Option<String>,
+    pub has_address: bool,
+}
+
+/// A party with every field in clear: only through an audited read.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PartyInClear {
+    pub seq: i64,
+    pub kind: String,
+    pub side: String,
+    pub name: String,
+    pub id_number: Option<String>,
+    pub phone: Option<String>,
+    pub address: Option<String>,
+}
+
+/// A mediation case's current state (JSON columns as text).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Case {
+    pub id: i64,
+    pub case_number: String,
+    pub state: String,
+    pub version: i64,
+    pub case_type: String,
+    pub matter_id: Option<i64>,
+    pub committee_id: i64,
+    pub holder: String,
+    pub place_code: String,
+    pub title: String,
+    pub facts: String,
+    pub claims: String,
+    pub risk_level: String,
+    pub risk_reasons: String,
+    pub mediators: String,
+    pub deadline: i64,
+    pub sessions: String,
+    pub follow_ups: String,
+    pub agreement: Option<String>,
+    pub confirmation: Option<String>,
+    pub outcome: Option<String>,
+    pub referral: Option<String>,
+    pub opened_by: Option<i64>,
+    pub opened_at: i64,
+    pub ended_at: Option<i64>,
+    pub updated_at: i64,
+    pub next_due: Option<i64>,
+    pub reminders_sent: String,
+}
+
+/// What a case action changes besides the state; `None` leaves a field.
+#[derive(Debug, Clone, Default)]
+pub struct CaseChange {
+    pub state: String,
+    pub committee_id: Option<i64>,
+    pub holder: Option<String>,
+    pub case_type: Option<String>,
+    pub title: Option<String>,
+    pub facts: Option<String>,
+    pub claims: Option<String>,
+    pub risk_level: Option<String>,
+    pub risk_reasons: Option<String>,
+    pub mediators: Option<String>,
+    pub deadline: Option<i64>,
+    pub sessions: Option<String>,
+    pub follow_ups: Option<String>,
+    pub agreement: Option<String>,
+    pub confirmation: Option<String>,
+    pub outcome: Option<String>,
+    pub referral: Option<String>,
+    pub ended_at: Option<i64>,
+    pub next_due: Option<Option<i64>>,
+    pub reminders_sent: Option<String>,
+    /// Replaces the parties' contact fields (phone, address) by `seq`.
+    pub party_contacts: Vec<(i64, Option<String>, Option<String>)>,
+}
+
+/// A matter change made together with a case's (referral, end of mediation).
+#[derive(Debug, Clone)]
+pub struct LinkedMatterChange {
+    pub matter_id: i64,
+    pub version: i64,
+    pub change: MatterChange,
+    pub log: NewLogEntry,
+}
+
+/// Which cases a list shows, within the caller's reach.
+#[derive(Debug, Clone, Default)]
+pub struct CaseFilter {
+    pub states: Vec<String>,
+    pub case_type: Option<String>,
+    /// Held by a committee or about a place under this prefix.
+    pub under: Option<String>,
+    pub committee_id: Option<i64>,
+    /// Opened at or after / before (ms, UTC).
+    pub opened_from: Option<i64>,
+    pub opened_to: Option<i64>,
+    /// Assigned to this mediator.
+    pub mediator_id: Option<i64>,
 }

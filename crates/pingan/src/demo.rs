@@ -157,6 +157,34 @@ async fn front_door_accounts(store: &dyn Store) -> anyhow::Result<String> {
             .await?;
         writeln!(lines, "{username}\t{password}\t{role}\t{scope}")?;
     }
+    // Mediators of 枫桥镇's committees and 诸暨市's labour committee.
+    if let Some(c) = crate::simulate::ensure_committees(store).await? {
+        let committees = [c.village, c.township, c.labour];
+        for (username, which, display) in crate::simulate::FRONT_DOOR_MEDIATORS {
+            let committee = &committees[which];
+            let password = crate::tools::random_password();
+            let hash = {
+                let p = password.clone();
+                tokio::task::spawn_blocking(move || pingan_api::auth::hash_password(&p)).await?
+            };
+            let scope = Scope::region(&RegionCode::infer(&committee.region_code)?);
+            store
+                .create_account(
+                    &Scope::everywhere(),
+                    &NewAccount {
+                        username: username.into(),
+                        password_hash: hash,
+                        role: Role::Mediator,
+                        scope: scope.clone(),
+                        unit_id: Some(committee.id),
+                        display_name: display.into(),
+                        phone: None,
+                    },
+                )
+                .await?;
+            writeln!(lines, "{username}\t{password}\t{}\t{scope}", Role::Mediator)?;
+        }
+    }
     Ok(lines)
 }
 

@@ -304,6 +304,9 @@ pub async fn run(state: &AppState, days: u32, seed: u64, end: i64) -> anyhow::Re
         seq += 1;
         queue.push(Reverse((when, seq, index, next_no)));
     }
+    let cases = simulate_mediation(state, &cast, end, &mut rng)
+        .await
+        .context("the simulated mediation failed")?;
     let swept = pingan_api::scheduler::sweep(state, end).await?;
     report.escalated += swept.escalated;
     report.overdue += swept.overdue;
@@ -311,7 +314,7 @@ pub async fn run(state: &AppState, days: u32, seed: u64, end: i64) -> anyhow::Re
     pb.finish_and_clear();
     println!(
         "simulated {days} days in {:.1} s: {} reports, {} actions ({} steps overtaken by events), \
-         {} escalations ({} overdue), {} reminders",
+         {} escalations ({} overdue), {} reminders, {} mediation cases",
         started.elapsed().as_secs_f64(),
         report.reports,
         report.actions,
@@ -319,6 +322,7 @@ pub async fn run(state: &AppState, days: u32, seed: u64, end: i64) -> anyhow::Re
         report.escalated,
         report.overdue,
         report.reminded,
+        cases,
     );
     Ok(report)
 }
@@ -770,4 +774,328 @@ async fn add(
             },
         )
         .await?)
+}
+
+/// Where the demo's mediation happens: 枫桥镇 of 诸暨市, the home of the
+/// Fengqiao way (小事不出村、大事不出镇).
+pub const MEDIATION_TOWNSHIP: &str = "330681109";
+
+/// The demo's mediation committees: (village, township, county labour).
+pub struct DemoCommittees {
+    pub village: pingan_storage::Committee,
+    pub township: pingan_storage::Committee,
+    pub labour: pingan_storage::Committee,
+}
+
+/// Mediator accounts people sign in with, by committee (0 village,
+/// 1 township, 2 labour): `(username, committee, display name)`.
+pub const FRONT_DOOR_MEDIATORS: [(&str, usize, &str); 3] = [
+    ("fengqiao-village-mediator", 0, "枫桥镇村调委会调解员"),
+    ("fengqiao-mediator", 1, "枫桥镇调委会调解员"),
+    ("zhuji-labour-mediator", 2, "诸暨市劳动争议调委会调解员"),
+];
+
+/// Finds or creates the demo's committees: the general committees of the
+/// first village of 枫桥镇 and of the township, and 诸暨市's professional
+/// labour-dispute committee. `None` when the township has no grids.
+pub async fn ensure_committees(
+    store: &dyn pingan_storage::Store,
+) -> anyhow::Result<Option<DemoCommittees>> {
+    let county = &MEDIATION_TOWNSHIP[..6];
+    let Some(first_grid) = store
+        .grids(
+            &Scope::everywhere(),
+            MEDIATION_TOWNSHIP,
+            &pingan_storage::Page::first(1),
+        )
+        .await?
+        .into_iter()
+        .next()
+    else {
+        return Ok(None);
+    };
+    let village = RegionCode::infer(&first_grid.village_code)?;
+    let names: HashMap<String, String> = store
+        .region_names(&[
+            village.as_str().to_string(),
+            RegionCode::from_short(MEDIATION_TOWNSHIP)?
+                .as_str()
+                .to_string(),
+            RegionCode::from_short(county)?.as_str().to_string(),
+        ])
+        .await?
+        .into_iter()
+        .map(|r| (r.code, r.name))
+        .collect();
+    let existing = store.committees(&Scope::parse(county)?, &[]).await?;
+    let mut found = Vec::new();
+    for (region, specialty, suffix) in [
+        (village.clone(), "general", "人民调解委员会"),
+        (
+            RegionCode::from_short(MEDIATION_TOWNSHIP)?,
+            "general",
+            "人民调解委员会",
+        ),
+        (
+            RegionCode::from_short(county)?,
+            "labour",
+            "劳动争议人民调解委员会",
+        ),
+    ] {
+        let c = match existing
+            .iter()
+            .find(|c| c.region_code == region.as_str() && c.specialty == specialty)
+        {
+            Some(c) => c.clone(),
+            None => {
+                let name = names.get(region.as_str()).cloned().unwrap_or_default();
+                store
+                    .create_committee(
+                        &Scope::everywhere(),
+                        &NewUnit {
+                            name: format!("{name}{suffix}"),
+                            kind: UnitKind::MediationCommittee,
+                            region,
+                        },
+                        specialty,
+                    )
+                    .await?
+            }
+        };
+        found.push(c);
+    }
+    let labour = found.pop().expect("three committees");
+    let township = found.pop().expect("three committees");
+    let village = found.pop().expect("three committees");
+    Ok(Some(DemoCommittees {
+        village,
+        township,
+        labour,
+    }))
+}
+
+/// A few disputes of 枫桥镇 go to mediation during the last days: wage
+/// arrears, neighbours, land, family; sessions in person and by video,
+/// written and oral agreements, a failure referred to arbitration, an
+/// escalation from the village to the township, and cases still open.
+async fn simulate_mediation(
+    state: &AppState,
+    cast: &Cast,
+    end: i64,
+    rng: &mut SplitMix64,
+) -> anyhow::Result<u64> {
+    use pingan_api::mediation::{self, CaseActionRequest, OpenCaseRequest};
+    let Some(committees) = ensure_committees(&*state.store).await? else {
+        return Ok(0);
+    };
+    let county = &MEDIATION_TOWNSHIP[..6];
+    let mut mediators = Vec::new();
+    for (c, name) in [
+        (&committees.village, "村调委会调解员"),
+        (&committees.township, "镇调委会调解员"),
+        (&committees.labour, "劳动争议调委会调解员"),
+    ] {
+        let scope = RegionCode::infer(&c.region_code)?.prefix().to_string();
+        mediators.push(add(cast, state, Role::Mediator, &scope, Some(c.id), name).await?);
+    }
+    let Some(operator) = cast.operators.get(MEDIATION_TOWNSHIP) else {
+        return Ok(0);
+    };
+    let Some(citizen) = cast.citizens.get(county).and_then(|c| c.first()) else {
+        return Ok(0);
+    };
+    let village_prefix = RegionCode::infer(&committees.village.region_code)?
+        .prefix()
+        .to_string();
+    let grids: Vec<GridCode> = state
+        .index()
+        .under(&village_prefix)
+        .iter()
+        .map(|(c, _)| c.clone())
+        .collect();
+    anyhow::ensure!(!grids.is_empty(), "the mediation village has no grids");
+    // (category, case type, committee 0/1/2, facts, how it goes)
+    let plans: [(&str, &str, usize, &str, &str); 6] = [
+        (
+            "0703",
+            "wage_labour",
+            2,
+            "某建筑工地拖欠14名务工人员三个月工资共计9.6万元，工人多次讨要未果。",
+            "written",
+        ),
+        (
+            "0701",
+            "neighbourhood",
+            0,
+            "两户村民因宅基地之间的排水沟堵塞、雨水倒灌发生争执。",
+            "oral",
+        ),
+        (
+            "0704",
+            "land",
+            0,
+            "两户村民对承包地边界有争议，涉及约20平方米。",
+            "escalate",
+        ),
+        (
+            "0703",
+            "wage_labour",
+            1,
+            "某服装加工厂拖欠5名工人工资共计2.1万元，老板称资金周转困难。",
+            "failed",
+        ),
+        (
+            "0702",
+            "family_marriage",
+            0,
+            "夫妻因赡养老人问题多次争吵，女方回娘家居住。",
+            "open",
+        ),
+        (
+            "0705",
+            "property_management",
+            1,
+            "小区业主与物业公司因停车收费标准发生纠纷。",
+            "accepted",
+        ),
+    ];
+    let mut opened = 0;
+    for (i, (category, case_type, committee, facts, course)) in plans.iter().enumerate() {
+        let t = end - (12 - 2 * i as i64) * DAY;
+        let grid = rng.pick(&grids).clone();
+        let Some((lng, lat)) = point_in(state, &grid, rng) else {
+            continue;
+        };
+        let req = NewMatterRequest {
+            description: facts.to_string(),
+            category_code: Some(category.to_string()),
+            severity: None,
+            lng: Some(lng),
+            lat: Some(lat),
+            crs: None,
+            grid_code: None,
+            contact: Some(format!("19999{:06}", rng.below(1_000_000))),
+            idempotency_key: Some(format!("demo-mediation-{i}")),
+            photos: None,
+            channel: None,
+        };
+        let (matter, _) = file_report(state, citizen, req, t).await?;
+        let matter = perform(
+            state,
+            operator,
+            matter.id,
+            ActionRequest {
+                action: "register".into(),
+                version: matter.version,
+                ..ActionRequest::default()
+            },
+            t + HOUR,
+        )
+        .await?;
+        let committee_id = [
+            committees.village.id,
+            committees.township.id,
+            committees.labour.id,
+        ][*committee];
+        let mediator = &mediators[*committee];
+        let parties = serde_json::json!([
+            {"side": "applicant", "name": (["王建国", "陈美华", "赵立新", "周小红", "孙丽", "钱伟"][i]),
+             "phone": format!("19999{:06}", rng.below(1_000_000)), "address": "枫桥镇"},
+            {"kind": (if *case_type == "wage_labour" || *case_type == "property_management" { "organisation" } else { "person" }),
+             "side": "respondent",
+             "name": (["诸暨某建筑劳务有限公司", "李永刚", "吴国庆", "诸暨某服装加工厂", "郑强", "诸暨某物业服务有限公司"][i])}
+        ]);
+        let (case, _) = mediation::open_case(
+            state,
+            operator,
+            OpenCaseRequest {
+                matter_id: Some(matter.id),
+                matter_version: Some(matter.version),
+                committee_id,
+                case_type: case_type.to_string(),
+                title: None,
+                facts: facts.to_string(),
+                claims: Some("请求依法调解".into()),
+                risk_level: Some(if i == 0 { "high" } else { "low" }.into()),
+                risk_reasons: if i == 0 {
+                    vec!["涉及人数多".into(), "临近年关".into()]
+                } else {
+                    vec![]
+                },
+                parties: serde_json::from_value(parties)?,
+                mediator_ids: vec![mediator.id],
+                deadline_days: None,
+                place_code: None,
+                idempotency_key: Some(format!("demo-case-{i}")),
+                note: None,
+            },
+            t + 2 * HOUR,
+        )
+        .await?;
+        opened += 1;
+        let act = |name: &str, version: i64| CaseActionRequest {
+            action: name.into(),
+            version,
+            ..CaseActionRequest::default()
+        };
+        if *course == "accepted" {
+            continue;
+        }
+        if *course == "escalate" {
+            let mut req = act("escalate", case.version);
+            req.note = Some("涉及两个村民小组，村级难以化解，提请镇调委会调解".into());
+            let case = mediation::perform(state, mediator, case.id, req, t + DAY).await?;
+            let mut req = act("assign", case.version);
+            req.mediator_ids = Some(vec![mediators[1].id]);
+            mediation::perform(state, &mediators[1], case.id, req, t + DAY + HOUR).await?;
+            continue;
+        }
+        let video = i % 2 == 0;
+        let session_at = if *course == "open" {
+            end + 2 * DAY
+        } else {
+            t + DAY
+        };
+        let mut req = act("schedule_session", case.version);
+        req.session = Some(serde_json::from_value(serde_json::json!({
+            "scheduled_at": session_at,
+            "mode": if video { "video" } else { "in_person" },
+            "place": (!video).then_some("枫桥镇矛盾纠纷调处化解中心调解室"),
+            "meeting_link": video.then_some("https://meeting.example.cn/j/fengqiao"),
+        }))?);
+        let case = mediation::perform(state, mediator, case.id, req, t + 3 * HOUR).await?;
+        if *course == "open" {
+            continue;
+        }
+        let mut req = act("record_session", case.version);
+        req.session_id = Some(1);
+        req.attendees = Some(vec!["申请人".into(), "被申请人".into(), "调解员".into()]);
+        req.minutes = Some("调解员释法说理，双方陈述意见。".into());
+        let case = mediation::perform(state, mediator, case.id, req, t + DAY + 2 * HOUR).await?;
+        let mut req = match *course {
+            "failed" => {
+                let mut r = act("record_failure", case.version);
+                r.note = Some("双方对金额分歧较大，未能达成协议".into());
+                r.referral = Some(serde_json::from_value(serde_json::json!({
+                    "to": "arbitration", "body": "诸暨市劳动人事争议仲裁委员会"
+                }))?);
+                r
+            }
+            form => {
+                let mut r = act("record_agreement", case.version);
+                let deadline = pingan_domain::calendar::LocalDate::from_utc_ms(t + 20 * DAY);
+                r.agreement = Some(serde_json::from_value(serde_json::json!({
+                    "form": form,
+                    "terms": [
+                        {"text": "被申请人分两期支付全部款项，第一期于期限前支付一半", "deadline": deadline.to_string()},
+                        {"text": "双方就本纠纷不再另行主张其他权利"}
+                    ]
+                }))?);
+                r
+            }
+        };
+        req.idempotency_key = Some(format!("demo-case-end-{i}"));
+        mediation::perform(state, mediator, case.id, req, t + DAY + 3 * HOUR).await?;
+    }
+    Ok(opened)
 }
