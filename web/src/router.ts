@@ -9,6 +9,8 @@ export const router = createRouter({
     { path: '/c', name: 'portal', component: () => import('./views/portal/PortalHome.vue'), meta: { public: true } },
     { path: '/c/report', name: 'portal-report', component: () => import('./views/portal/PortalReport.vue'), meta: { public: true } },
     { path: '/c/track/:code?', name: 'portal-track', component: () => import('./views/portal/PortalTrack.vue'), props: true, meta: { public: true } },
+    { path: '/c/rentals', name: 'portal-rentals', component: () => import('./views/rentals/PublicRentals.vue'), meta: { public: true } },
+    { path: '/rental/:token', name: 'rental-listing', component: () => import('./views/rentals/PublicListing.vue'), props: true, meta: { public: true } },
     {
       path: '/',
       component: () => import('./views/Layout.vue'),
@@ -20,6 +22,8 @@ export const router = createRouter({
         { path: 'map/:code(\\d+)?', name: 'map', component: () => import('./views/MapView.vue'), props: true },
         { path: 'dashboard', name: 'dashboard', component: () => import('./views/Dashboard.vue') },
         { path: 'board', name: 'board', component: () => import('./views/Board.vue') },
+        { path: 'rentals', name: 'rentals', component: () => import('./views/rentals/Rentals.vue') },
+        { path: 'rentals/units/:id(\\d+)', name: 'rental-unit', component: () => import('./views/rentals/RentalUnit.vue'), props: true },
         { path: 'patrols', name: 'patrols', component: () => import('./views/Patrols.vue') },
       ],
     },

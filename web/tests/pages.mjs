@@ -37,6 +37,8 @@ const PAGES = [
   { name: 'dashboard', path: '/dashboard', as: ['operator', 'leader'], ready: '[data-test=today-total]', chrome: DESKTOP_CHROME },
   { name: 'board', path: '/board', as: ['operator', 'leader'], ready: '[data-test=board-overdue-total]', chrome: DESKTOP_CHROME },
   { name: 'patrols', path: '/patrols', as: ['operator', 'leader'], ready: '[data-test=patrols][data-state=ready]', chrome: DESKTOP_CHROME },
+  { name: 'rentals', path: '/rentals', as: ['operator', 'leader'], ready: '[data-test=rentals][data-state=ready]', chrome: DESKTOP_CHROME },
+  { name: 'rental-unit', path: (c) => c.rental && `/rentals/units/${c.rental.id}`, as: ['operator', 'leader'], ready: '[data-test=unit-page][data-state=ready]', chrome: DESKTOP_CHROME },
   { name: 'm-home', path: '/m', as: ['grid'], ready: '[data-test=grid-total]', chrome: PHONE_CHROME },
   { name: 'm-report', path: '/m/report', as: ['grid'], ready: '[data-test=report-submit]', chrome: PHONE_CHROME },
   { name: 'm-tasks', path: '/m/tasks', as: ['grid'], ready: '[data-test=m-mine]', chrome: PHONE_CHROME },
@@ -45,6 +47,8 @@ const PAGES = [
   { name: 'portal', path: '/c', as: [null], phone: true, ready: '[data-test=portal-report]', chrome: PORTAL_CHROME },
   { name: 'portal-report', path: '/c/report', as: [null], phone: true, ready: '[data-test=portal-submit]', chrome: PORTAL_CHROME },
   { name: 'portal-track', path: (c) => `/c/track/${c.matter.tracking_code}`, as: [null], phone: true, ready: '.portal-main .el-card, .portal-main section', chrome: PORTAL_CHROME },
+  { name: 'portal-rentals', path: '/c/rentals', as: [null], phone: true, ready: '[data-test=rental-count]', chrome: PORTAL_CHROME },
+  { name: 'rental-listing', path: (c) => c.rental && `/rental/${c.rental.public_token}`, as: [null], phone: true, ready: '[data-test=listing]', chrome: PORTAL_CHROME },
 ]
 const LANGS = ['zh-CN', 'en']
 
@@ -65,6 +69,14 @@ async function sampleMatter(kind) {
   const far = await (await fetch(`${BASE_URL}/api/v1/matters?state=rated,closed&limit=1`, auth)).json()
   const any = await (await fetch(`${BASE_URL}/api/v1/matters?limit=1`, auth)).json()
   return far.items[0] ?? any.items[0]
+}
+
+/** A listed rental unit the operator sees (its page, its public token); undefined if none. */
+async function sampleRental() {
+  const user = ACCOUNTS.operator.user
+  const login = await (await fetch(`${BASE_URL}/api/v1/auth/login`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ username: user, password: passwordOf(user) }) })).json()
+  const r = await fetch(`${BASE_URL}/api/v1/rentals/units?state=vacant&limit=1`, { headers: { Authorization: `Bearer ${login.token}` } })
+  return r.ok ? (await r.json()).items[0] : undefined
 }
 
 /** What the page shows that it should not; checked in the page. */
@@ -95,7 +107,7 @@ function inspect({ lang, chrome }) {
 }
 
 // The matter to open on the desktop (its tracking code for the portal), and on the phone.
-const ctx = { matter: await sampleMatter('operator'), gridMatter: await sampleMatter('grid') }
+const ctx = { matter: await sampleMatter('operator'), gridMatter: await sampleMatter('grid'), rental: await sampleRental() }
 check(ctx.matter?.id > 0, `a matter to open: #${ctx.matter.id} (${ctx.matter.tracking_code})`)
 
 const browser = await launch()
