@@ -3,7 +3,8 @@ use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder
 use utoipa::{Modify, OpenApi};
 
 use crate::{
-    auth, categories, imports, matters, notify, overview, patrols, photos, portal, routes, views,
+    auth, categories, imports, indicators, matters, notify, overview, patrols, photos, portal,
+    routes, views,
 };
 
 #[derive(OpenApi)]
@@ -45,6 +46,14 @@ use crate::{
         matters::duplicates,
         overview::map,
         overview::dashboard,
+        indicators::indicator_report,
+        indicators::indicator_definitions,
+        indicators::rankings,
+        indicators::warnings,
+        indicators::get_warning_rules,
+        indicators::put_warning_rules,
+        indicators::get_composite_index,
+        indicators::put_composite_index,
         patrols::create,
         patrols::list,
         patrols::get,

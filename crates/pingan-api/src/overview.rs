@@ -70,7 +70,11 @@ pub struct MapView {
 }
 
 /// The region named by a code the caller may see: 2-12 digits.
-async fn visible_region(state: &AppState, caller: &Account, code: &str) -> ApiResult<Region> {
+pub(crate) async fn visible_region(
+    state: &AppState,
+    caller: &Account,
+    code: &str,
+) -> ApiResult<Region> {
     let parsed = if code.len() == 12 {
         RegionCode::infer(code)
     } else {
@@ -85,7 +89,7 @@ async fn visible_region(state: &AppState, caller: &Account, code: &str) -> ApiRe
 }
 
 /// The region an overview starts from when none is named: the caller's own.
-fn home_region(caller: &Account) -> ApiResult<String> {
+pub(crate) fn home_region(caller: &Account) -> ApiResult<String> {
     let prefix = caller.scope.prefix();
     if prefix.is_empty() {
         return Err(ApiError::invalid(
@@ -97,7 +101,7 @@ fn home_region(caller: &Account) -> ApiResult<String> {
     Ok(prefix[..prefix.len().min(12)].to_string())
 }
 
-fn prefix_of(region: &Region) -> String {
+pub(crate) fn prefix_of(region: &Region) -> String {
     region.code[..region.level.significant_digits()].to_string()
 }
 

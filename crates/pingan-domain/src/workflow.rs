@@ -424,7 +424,7 @@ pub struct UnknownName {
 }
 
 impl UnknownName {
-    fn new(kind: &'static str, name: &str) -> Self {
+    pub(crate) fn new(kind: &'static str, name: &str) -> Self {
         UnknownName {
             kind,
             name: name.to_string(),

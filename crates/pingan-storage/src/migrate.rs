@@ -58,6 +58,11 @@ pub(crate) const SQLITE: &[Migration] = &[
         name: "patrols",
         sql: include_str!("../migrations/sqlite/0009_patrols.sql"),
     },
+    Migration {
+        version: 11,
+        name: "indicators",
+        sql: include_str!("../migrations/sqlite/0011_indicators.sql"),
+    },
 ];
 
 pub(crate) const POSTGRES: &[Migration] = &[
@@ -100,6 +105,11 @@ pub(crate) const POSTGRES: &[Migration] = &[
         version: 9,
         name: "patrols",
         sql: include_str!("../migrations/postgres/0009_patrols.sql"),
+    },
+    Migration {
+        version: 11,
+        name: "indicators",
+        sql: include_str!("../migrations/postgres/0011_indicators.sql"),
     },
 ];
 

@@ -62,6 +62,9 @@ pub enum Command {
     /// Check the tamper-evident record.
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// Maintain the indicator aggregates.
+    #[command(subcommand)]
+    Stats(StatsCommand),
     /// Benchmark set-up: import divisions from DIR and a synthetic national
     /// grid set (GRIDS per village) straight into the store.
     #[command(hide = true)]
@@ -178,6 +181,13 @@ pub enum AuditCommand {
 }
 
 #[derive(Debug, Subcommand)]
+pub enum StatsCommand {
+    /// Recompute every indicator cell from the event log and replace the
+    /// aggregates (after a restore, or to check them).
+    Rebuild,
+}
+
+#[derive(Debug, Subcommand)]
 pub enum KeysCommand {
     /// Add a new encryption key to the key file and re-encrypt every personal field with it.
     Rotate,
@@ -201,6 +211,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::User(cmd) => crate::tools::user(&settings, cmd).await,
         Command::Keys(KeysCommand::Rotate) => crate::tools::rotate_keys(&settings).await,
         Command::Audit(AuditCommand::Verify) => crate::tools::verify_log(&settings).await,
+        Command::Stats(StatsCommand::Rebuild) => crate::tools::rebuild_stats(&settings).await,
         Command::SyntheticGrids {
             dir,
             per_village,

@@ -338,3 +338,16 @@ pub async fn verify_log(settings: &Settings) -> anyhow::Result<()> {
         Err(fault) => bail!("event log broken: {fault}"),
     }
 }
+
+pub async fn rebuild_stats(settings: &Settings) -> anyhow::Result<()> {
+    let store = settings.open_store().await?;
+    let started = std::time::Instant::now();
+    let cells = pingan_api::indicators::rebuild(store.as_ref())
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    println!(
+        "indicator aggregates rebuilt from the event log: {cells} cells in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
