@@ -239,6 +239,15 @@ pub trait Store: Send + Sync + std::fmt::Debug {
             pingan_domain::indicators::Counters,
         >,
     ) -> Result<()>;
+    /// Adds cell deltas to the aggregates (bulk loads; the store adds them
+    /// itself with every report and action).
+    async fn add_indicator_cells(
+        &self,
+        cells: &std::collections::BTreeMap<
+            pingan_domain::indicators::CellKey,
+            pingan_domain::indicators::Counters,
+        >,
+    ) -> Result<()>;
     /// The log entries of these matters, oldest first (system tasks).
     async fn logs_of_matters(&self, ids: &[i64]) -> Result<Vec<LogEntry>>;
     /// The newest version of a settings document and its JSON body.

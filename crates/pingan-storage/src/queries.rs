@@ -1797,6 +1797,16 @@ macro_rules! store_impl {
                 Ok(())
             }
 
+            async fn add_indicator_cells(
+                &self,
+                cells: &std::collections::BTreeMap<pingan_domain::indicators::CellKey, pingan_domain::indicators::Counters>,
+            ) -> crate::Result<()> {
+                let mut tx = self.writer.begin().await?;
+                add_indicator_cells_tx(&mut tx, cells).await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
             async fn logs_of_matters(&self, ids: &[i64]) -> crate::Result<Vec<crate::LogEntry>> {
                 let mut out = Vec::new();
                 for chunk in bulk_chunks(ids) {

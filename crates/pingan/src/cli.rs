@@ -65,6 +65,20 @@ pub enum Command {
     /// Maintain the indicator aggregates.
     #[command(subcommand)]
     Stats(StatsCommand),
+    /// Benchmark: add MATTERS lifecycles over DAYS days to the indicator
+    /// aggregates (on top of the demo's geography), then time the report,
+    /// ranking and data-screen requests RUNS times per county.
+    #[command(hide = true)]
+    BenchIndicators {
+        #[arg(long, default_value_t = 1_000_000)]
+        matters: u64,
+        #[arg(long, default_value_t = 365)]
+        days: i64,
+        #[arg(long, default_value_t = 2026)]
+        seed: u64,
+        #[arg(long, default_value_t = 3)]
+        runs: usize,
+    },
     /// Benchmark set-up: import divisions from DIR and a synthetic national
     /// grid set (GRIDS per village) straight into the store.
     #[command(hide = true)]
@@ -212,6 +226,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Keys(KeysCommand::Rotate) => crate::tools::rotate_keys(&settings).await,
         Command::Audit(AuditCommand::Verify) => crate::tools::verify_log(&settings).await,
         Command::Stats(StatsCommand::Rebuild) => crate::tools::rebuild_stats(&settings).await,
+        Command::BenchIndicators {
+            matters,
+            days,
+            seed,
+            runs,
+        } => crate::bench_history::run(&settings, matters, days, seed, runs).await,
         Command::SyntheticGrids {
             dir,
             per_village,
