@@ -360,6 +360,37 @@ pub async fn cells_of(
 /// Recomputes every indicator cell from the event log and replaces the
 /// aggregates (`pingan stats rebuild`); answers the number of cells.
 pub async fn rebuild(store: &dyn Store) -> ApiResult<usize> {
+    let total = recompute(store).await?;
+    store.replace_indicator_cells(&total).await?;
+    Ok(total.len())
+}
+
+/// Compares the stored cells with a recomputation from the event log
+/// (`pingan stats check`): the number of cells, and the keys that differ.
+pub async fn check(store: &dyn Store) -> ApiResult<(usize, Vec<CellKey>)> {
+    let expected = recompute(store).await?;
+    let stored: BTreeMap<CellKey, Counters> = store
+        .indicator_cells()
+        .await?
+        .into_iter()
+        .filter(|(_, c)| !c.is_zero())
+        .collect();
+    let mut differ: Vec<CellKey> = expected
+        .iter()
+        .filter(|(k, c)| stored.get(*k) != Some(*c))
+        .map(|(k, _)| k.clone())
+        .collect();
+    differ.extend(
+        stored
+            .keys()
+            .filter(|k| !expected.contains_key(*k))
+            .cloned(),
+    );
+    Ok((expected.len(), differ))
+}
+
+/// Every cell as the event log makes it.
+pub async fn recompute(store: &dyn Store) -> ApiResult<BTreeMap<CellKey, Counters>> {
     let everywhere = Scope::everywhere();
     let mut total: BTreeMap<CellKey, Counters> = BTreeMap::new();
     let mut page = Page::first(Page::MAX_LIMIT);
@@ -376,8 +407,7 @@ pub async fn rebuild(store: &dyn Store) -> ApiResult<usize> {
             break;
         }
     }
-    store.replace_indicator_cells(&total).await?;
-    Ok(total.len())
+    Ok(total)
 }
 
 /// Sums for one region over a span, grouped as asked: from the aggregates

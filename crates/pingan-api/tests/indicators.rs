@@ -343,6 +343,10 @@ async fn service_layer_fixture(store: Arc<dyn Store>) {
     assert_error(status, &body, StatusCode::BAD_REQUEST, "invalid_query");
 
     // The aggregates equal a recomputation from the event log.
+    let (n, differ) = pingan_api::indicators::check(f.store.as_ref())
+        .await
+        .unwrap();
+    assert!(n > 0 && differ.is_empty(), "{differ:?}");
     let before = all_cells(f.store.as_ref()).await;
     let cells = pingan_api::indicators::rebuild(f.store.as_ref())
         .await

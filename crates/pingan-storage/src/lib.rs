@@ -248,6 +248,15 @@ pub trait Store: Send + Sync + std::fmt::Debug {
             pingan_domain::indicators::Counters,
         >,
     ) -> Result<()>;
+    /// Every stored cell of the finest table, to check it against the log.
+    async fn indicator_cells(
+        &self,
+    ) -> Result<
+        Vec<(
+            pingan_domain::indicators::CellKey,
+            pingan_domain::indicators::Counters,
+        )>,
+    >;
     /// The log entries of these matters, oldest first (system tasks).
     async fn logs_of_matters(&self, ids: &[i64]) -> Result<Vec<LogEntry>>;
     /// The newest version of a settings document and its JSON body.

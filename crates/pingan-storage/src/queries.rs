@@ -1807,6 +1807,36 @@ macro_rules! store_impl {
                 Ok(())
             }
 
+            async fn indicator_cells(
+                &self,
+            ) -> crate::Result<Vec<(pingan_domain::indicators::CellKey, pingan_domain::indicators::Counters)>> {
+                use pingan_domain::indicators::{CellKey, Counter, Counters};
+                use sqlx::Row;
+                let names: Vec<&str> = Counter::ALL.iter().map(|c| c.as_str()).collect();
+                let rows = sqlx::query(&format!(
+                    "SELECT day, township, category, {} FROM indicator_cells ORDER BY day, township, category",
+                    names.join(", ")
+                ))
+                .fetch_all(&self.pool)
+                .await?;
+                rows.iter()
+                    .map(|r| {
+                        let mut c = Counters::default();
+                        for &counter in Counter::ALL {
+                            c[counter] = r.try_get(counter.as_str())?;
+                        }
+                        Ok((
+                            CellKey {
+                                day: r.try_get("day")?,
+                                township: r.try_get("township")?,
+                                category: r.try_get("category")?,
+                            },
+                            c,
+                        ))
+                    })
+                    .collect()
+            }
+
             async fn logs_of_matters(&self, ids: &[i64]) -> crate::Result<Vec<crate::LogEntry>> {
                 let mut out = Vec::new();
                 for chunk in bulk_chunks(ids) {

@@ -199,6 +199,9 @@ pub enum StatsCommand {
     /// Recompute every indicator cell from the event log and replace the
     /// aggregates (after a restore, or to check them).
     Rebuild,
+    /// Recompute every indicator cell from the event log and compare it with
+    /// the stored aggregates; exits non-zero naming the cells that differ.
+    Check,
 }
 
 #[derive(Debug, Subcommand)]
@@ -226,6 +229,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Keys(KeysCommand::Rotate) => crate::tools::rotate_keys(&settings).await,
         Command::Audit(AuditCommand::Verify) => crate::tools::verify_log(&settings).await,
         Command::Stats(StatsCommand::Rebuild) => crate::tools::rebuild_stats(&settings).await,
+        Command::Stats(StatsCommand::Check) => crate::tools::check_stats(&settings).await,
         Command::BenchIndicators {
             matters,
             days,

@@ -351,3 +351,30 @@ pub async fn rebuild_stats(settings: &Settings) -> anyhow::Result<()> {
     );
     Ok(())
 }
+
+pub async fn check_stats(settings: &Settings) -> anyhow::Result<()> {
+    let store = settings.open_store().await?;
+    let (cells, differ) = pingan_api::indicators::check(store.as_ref())
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    if differ.is_empty() {
+        println!("indicator aggregates match the event log: {cells} cells");
+        Ok(())
+    } else {
+        let shown: Vec<String> = differ
+            .iter()
+            .take(10)
+            .map(|k| {
+                format!(
+                    "day {} township {} category {:?}",
+                    k.day, k.township, k.category
+                )
+            })
+            .collect();
+        bail!(
+            "{} indicator cells differ from the event log, e.g. {}; run `pingan stats rebuild`",
+            differ.len(),
+            shown.join("; ")
+        )
+    }
+}
