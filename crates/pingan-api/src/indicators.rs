@@ -15,6 +15,7 @@ use pingan_domain::indicators::{
     self, Basis, Better, CellKey, Colour, Comparison, Counter, Counters, IndexNode, Indicator,
     LoggedAction, Period, PeriodKind, WarningRule, GAUGE_DAY,
 };
+use pingan_domain::notice::AlertSettings;
 use pingan_domain::{Level, Role, Scope};
 use pingan_storage::{now_ms, Account, CellGroup, CellQuery, MatterFilter, Page, Region, Store};
 use serde::{Deserialize, Serialize};
@@ -29,6 +30,7 @@ use crate::state::AppState;
 /// Settings documents of this module.
 const RULES_SETTING: &str = "warning_rules";
 const INDEX_SETTING: &str = "composite_index";
+const ALERT_SETTING: &str = "alert_settings";
 /// The longest custom period, in days.
 const MAX_DAYS: i64 = 732;
 
@@ -1127,4 +1129,135 @@ pub async fn put_composite_index(
         version: Some(version),
         index: doc.index,
     }))
+}
+
+// ---------------------------------------------------------------------------
+// Immediate alerts
+// ---------------------------------------------------------------------------
+
+/// The alert settings and their version (`None`: the shipped defaults).
+pub async fn alert_settings(state: &AppState) -> ApiResult<(Option<i64>, AlertSettings)> {
+    match state.store.latest_setting(ALERT_SETTING).await? {
+        Some((v, body)) => Ok((
+            Some(v),
+            serde_json::from_str(&body).map_err(|e| ApiError::Internal(e.to_string()))?,
+        )),
+        None => Ok((None, AlertSettings::default())),
+    }
+}
+
+/// Immediate-alert settings: `red_flag_categories` (4-digit codes whose
+/// every report raises an alert), and a cluster: `cluster_size` reports of
+/// one category in one village within `cluster_hours` (defaults 3 and 24).
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct AlertSettingsDoc {
+    pub version: Option<i64>,
+    #[schema(value_type = Object)]
+    pub settings: AlertSettings,
+}
+
+#[utoipa::path(get, path = "/api/v1/alert-settings", tag = "indicators",
+    responses((status = 200, body = AlertSettingsDoc)))]
+pub async fn get_alert_settings(
+    State(state): State<AppState>,
+    Caller(_caller): Caller,
+) -> ApiResult<Json<AlertSettingsDoc>> {
+    let (version, settings) = alert_settings(&state).await?;
+    Ok(Json(AlertSettingsDoc { version, settings }))
+}
+
+/// Replaces the immediate-alert settings (admins); the notifier uses them
+/// from its next sweep.
+#[utoipa::path(put, path = "/api/v1/alert-settings", tag = "indicators",
+    request_body = AlertSettingsDoc,
+    responses((status = 200, body = AlertSettingsDoc), (status = 400, body = ErrorBody),
+        (status = 403, body = ErrorBody),
+        (status = 409, description = "Edited from an older version", body = ErrorBody)))]
+pub async fn put_alert_settings(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    ApiJson(doc): ApiJson<AlertSettingsDoc>,
+) -> ApiResult<Json<AlertSettingsDoc>> {
+    admin_only(&caller)?;
+    doc.settings.validate().map_err(|e| {
+        ApiError::invalid(
+            "invalid_alert_settings",
+            format!("即时预警设置无效：{e}"),
+            format!("invalid alert settings: {e}"),
+        )
+    })?;
+    let body =
+        serde_json::to_string(&doc.settings).map_err(|e| ApiError::Internal(e.to_string()))?;
+    let version = state
+        .store
+        .save_setting(ALERT_SETTING, doc.version, &body, Some(caller.id), now_ms())
+        .await?;
+    Ok(Json(AlertSettingsDoc {
+        version: Some(version),
+        settings: doc.settings,
+    }))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct AlertQuery {
+    /// Under this region (2-9 digits); the caller's scope by default.
+    pub under: Option<String>,
+    /// Alerts before this id (the previous page's `next`).
+    pub after: Option<String>,
+    /// At most this many (1-500, default 100).
+    pub limit: Option<u32>,
+}
+
+/// An immediate alert (即时预警), as sent to a township centre (its county
+/// centre got the same one).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AlertView {
+    pub id: i64,
+    /// Milliseconds since the Unix epoch (UTC).
+    pub at: i64,
+    /// The township whose centre was alerted, 9 digits.
+    pub township: String,
+    pub matter_id: Option<i64>,
+    pub title_zh: String,
+    pub title_en: String,
+}
+
+/// Immediate alerts under a region within the caller's scope, newest first:
+/// reports of a red-flag category, and clusters of similar reports in a village.
+#[utoipa::path(get, path = "/api/v1/alerts", tag = "indicators", params(AlertQuery),
+    responses((status = 200, body = [AlertView]), (status = 400, body = ErrorBody)))]
+pub async fn alerts(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    ApiQuery(q): ApiQuery<AlertQuery>,
+) -> ApiResult<Json<Vec<AlertView>>> {
+    let scope = caller.scope.prefix();
+    let under = q.under.unwrap_or_else(|| scope.to_string());
+    if !under.bytes().all(|b| b.is_ascii_digit()) || under.len() > 9 {
+        return Err(ApiError::InvalidQuery("under must be 0-9 digits".into()));
+    }
+    if !caller.scope.covers(&under) {
+        return Err(ApiError::OutOfScope(under));
+    }
+    let page = Page {
+        after: q.after,
+        limit: q.limit.unwrap_or(100).clamp(1, 500),
+    };
+    let rows = state.store.alerts(&under, &page).await?;
+    Ok(Json(
+        rows.into_iter()
+            .map(|n| AlertView {
+                id: n.id,
+                at: n.at,
+                township: n.audience.trim_start_matches("centre:").to_string(),
+                matter_id: n
+                    .subject
+                    .strip_prefix("matter:")
+                    .and_then(|i| i.parse().ok()),
+                title_zh: n.title_zh,
+                title_en: n.title_en,
+            })
+            .collect(),
+    ))
 }

@@ -125,6 +125,11 @@ fn build_router(state: AppState, assets: Option<web::Assets>) -> Router {
             get(indicators::indicator_definitions),
         )
         .route("/api/v1/rankings", get(indicators::rankings))
+        .route("/api/v1/alerts", get(indicators::alerts))
+        .route(
+            "/api/v1/alert-settings",
+            get(indicators::get_alert_settings).put(indicators::put_alert_settings),
+        )
         .route("/api/v1/warnings", get(indicators::warnings))
         .route(
             "/api/v1/warning-rules",

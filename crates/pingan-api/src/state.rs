@@ -69,6 +69,8 @@ pub struct AppState {
     pub sessions: Arc<crate::auth::SessionCache>,
     /// New reports, written in groups by one task.
     pub intake: crate::intake::IntakeQueue,
+    /// Recent reports per village and category, for cluster alerts.
+    pub clusters: Arc<std::sync::Mutex<pingan_domain::notice::ClusterWindow>>,
 }
 
 impl AppState {
@@ -84,6 +86,7 @@ impl AppState {
             ))),
             photos: Arc::new(PhotoStore::new(config.photo_dir.clone())),
             intake: crate::intake::IntakeQueue::default(),
+            clusters: Arc::default(),
             sessions: Arc::default(),
             portal: Arc::default(),
             config: Arc::new(config),

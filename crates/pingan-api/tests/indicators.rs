@@ -21,7 +21,8 @@ use serde_json::{json, Value};
 on_both_backends!(
     service_layer_fixture,
     tianmen_month,
-    rankings_warnings_and_settings
+    rankings_warnings_and_settings,
+    immediate_alerts
 );
 
 const HOUR: i64 = 3_600_000;
@@ -744,4 +745,88 @@ async fn rankings_warnings_and_settings(store: Arc<dyn Store>) {
     );
     assert_eq!(composite["regions"][0]["composite"], 100.0);
     assert_eq!(composite["regions"][1]["composite"], 0.0);
+}
+
+async fn report_category(f: &Fixture, who: &Account, grid: &str, category: &str, at: i64) -> i64 {
+    let req: NewMatterRequest = serde_json::from_value(
+        json!({"description": "即时预警测试", "category_code": category, "grid_code": grid}),
+    )
+    .unwrap();
+    matters::file_report(&f.state, who, req, at)
+        .await
+        .unwrap()
+        .0
+        .id
+}
+
+/// A red-flag report and the third alike in a village within 24 hours
+/// alert the township and county centres at once; the second village's
+/// report and one outside the window do not.
+async fn immediate_alerts(store: Arc<dyn Store>) {
+    let f = fixture(store).await;
+    let leader = county_leader(&f).await;
+    let worker = account(&f, "grid_worker").await;
+    let t = t0();
+    let g = "330102001001001";
+    report_category(&f, &worker, g, "0403", t - 30 * HOUR).await;
+    for k in 0..3 {
+        report_category(&f, &worker, g, "0403", t + k * HOUR).await;
+    }
+    let fire = report_category(&f, &worker, g, "0501", t + 4 * HOUR).await;
+    pingan_api::notify::notify_sweep(&f.state, t + 5 * HOUR)
+        .await
+        .unwrap();
+    let alerts = get(&f, &leader, "/api/v1/alerts").await;
+    let alerts = alerts.as_array().unwrap();
+    assert_eq!(alerts.len(), 2, "{alerts:?}");
+    assert_eq!(alerts[0]["matter_id"], fire);
+    assert!(alerts[0]["title_zh"].as_str().unwrap().contains("红色预警"));
+    assert!(alerts[1]["title_zh"].as_str().unwrap().contains("聚集预警"));
+    assert_eq!(alerts[1]["township"], "330102001");
+    // The township centre's operators have them in their feed.
+    let feed = get(
+        &f,
+        &f.tokens[&Role::CentreOperator],
+        "/api/v1/notifications",
+    )
+    .await;
+    let kinds: Vec<&str> = feed["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|n| n["kind"].as_str())
+        .filter(|k| *k == "alert")
+        .collect();
+    assert_eq!(kinds.len(), 2, "{feed}");
+    // Admins set the cluster size; others may only read it.
+    let admin = &f.tokens[&Role::Admin];
+    let doc = json!({"version": null, "settings": {"red_flag_categories": ["0505"], "cluster_size": 5, "cluster_hours": 12}});
+    let (status, body) = call(
+        &f.app,
+        Method::PUT,
+        "/api/v1/alert-settings",
+        Some(&leader),
+        Some(doc.clone()),
+    )
+    .await;
+    assert_error(status, &body, StatusCode::FORBIDDEN, "forbidden");
+    let (status, saved) = call(
+        &f.app,
+        Method::PUT,
+        "/api/v1/alert-settings",
+        Some(admin),
+        Some(doc),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{saved}");
+    let got = get(&f, &leader, "/api/v1/alert-settings").await;
+    assert_eq!(got["settings"]["cluster_size"], 5);
+    let (status, body) = call(&f.app, Method::PUT, "/api/v1/alert-settings", Some(admin),
+        Some(json!({"version": 1, "settings": {"red_flag_categories": ["x"], "cluster_size": 3, "cluster_hours": 24}}))).await;
+    assert_error(
+        status,
+        &body,
+        StatusCode::BAD_REQUEST,
+        "invalid_alert_settings",
+    );
 }

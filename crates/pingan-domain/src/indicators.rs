@@ -953,17 +953,12 @@ pub fn default_rules() -> Vec<WarningRule> {
 /// direction (for a volume, the largest); ties share a rank (1, 2, 2, 4).
 pub fn rank(values: &[Option<f64>], better: Better) -> Vec<Option<u32>> {
     let key = |v: f64| if better == Better::Lower { v } else { -v };
+    // Sorted once: a province ranks 1,387 townships on every indicator.
+    let mut sorted: Vec<f64> = values.iter().flatten().map(|&v| key(v)).collect();
+    sorted.sort_by(f64::total_cmp);
     values
         .iter()
-        .map(|v| {
-            v.map(|x| {
-                1 + values
-                    .iter()
-                    .flatten()
-                    .filter(|&&y| key(y) < key(x))
-                    .count() as u32
-            })
-        })
+        .map(|v| v.map(|x| 1 + sorted.partition_point(|&y| y < key(x)) as u32))
         .collect()
 }
 

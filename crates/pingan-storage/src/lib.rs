@@ -259,6 +259,9 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     >;
     /// The log entries of these matters, oldest first (system tasks).
     async fn logs_of_matters(&self, ids: &[i64]) -> Result<Vec<LogEntry>>;
+    /// Immediate alerts (notifications of kind `alert`) addressed to the
+    /// township centres under a prefix, newest first; `page.after` is an id.
+    async fn alerts(&self, under: &str, page: &Page) -> Result<Vec<Notification>>;
     /// The newest version of a settings document and its JSON body.
     async fn latest_setting(&self, name: &str) -> Result<Option<(i64, String)>>;
     /// Adds a version of a settings document; `Conflict` when `expected` is

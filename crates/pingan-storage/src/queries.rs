@@ -1736,8 +1736,10 @@ macro_rules! store_impl {
                     return Ok(Vec::new());
                 }
                 let by_category = q.category.is_some() || q.group == crate::CellGroup::Category;
+                // A county's categories come from the county table unless townships are asked for.
                 let fine = q.under.len() >= 9 || q.group == crate::CellGroup::Region(9);
-                let (table, region) = match (by_category, fine) {
+                let one_county = q.under.len() == 6 && q.group != crate::CellGroup::Region(9);
+                let (table, region) = match (by_category || one_county, fine) {
                     (false, _) => ("indicator_township_days", "township"),
                     (true, true) => ("indicator_cells", "township"),
                     (true, false) => ("indicator_county_cells", "county"),
@@ -1753,14 +1755,18 @@ macro_rules! store_impl {
                     .map(|c| format!("CAST(SUM({0}) AS BIGINT) AS {0}", c.as_str()))
                     .collect();
                 let mut b = sqlx::QueryBuilder::<$db>::new(format!("SELECT {key} AS k, {} FROM {table} WHERE day >= ", sums.join(", ")));
-                let (lo, hi) = crate::queries::prefix_range(&q.under);
-                b.push_bind(q.first_day)
-                    .push(" AND day <= ")
-                    .push_bind(q.last_day)
-                    .push(format!(" AND {region} >= "))
-                    .push_bind(lo)
-                    .push(format!(" AND {region} < "))
-                    .push_bind(hi);
+                b.push_bind(q.first_day).push(" AND day <= ").push_bind(q.last_day);
+                let width = if region == "county" { 6 } else { 9 };
+                if q.under.len() == width {
+                    // One region: its index on (region, day) reads only the period's rows.
+                    b.push(format!(" AND {region} = ")).push_bind(q.under.clone());
+                } else {
+                    let (lo, hi) = crate::queries::prefix_range(&q.under);
+                    b.push(format!(" AND {region} >= "))
+                        .push_bind(lo)
+                        .push(format!(" AND {region} < "))
+                        .push_bind(hi);
+                }
                 match q.category.as_deref() {
                     Some("") => {
                         b.push(" AND category = ''");
@@ -1852,6 +1858,38 @@ macro_rules! store_impl {
                 }
                 out.sort_by_key(|e| e.seq);
                 Ok(out)
+            }
+
+            async fn alerts(&self, under: &str, page: &crate::Page) -> crate::Result<Vec<crate::Notification>> {
+                use sqlx::Row;
+                let before: i64 = page.after.as_deref().and_then(|a| a.parse().ok()).unwrap_or(i64::MAX);
+                let (lo, hi) = crate::queries::prefix_range(&format!("centre:{under}"));
+                let rows = sqlx::query(
+                    "SELECT id, at, audience, kind, subject, log_seq, title_zh, title_en FROM notifications \
+                     WHERE kind = 'alert' AND id < $1 AND audience >= $2 AND audience < $3 AND length(audience) = 16 \
+                     ORDER BY id DESC LIMIT $4",
+                )
+                .bind(before)
+                .bind(lo)
+                .bind(hi)
+                .bind(page.limit())
+                .fetch_all(&self.pool)
+                .await?;
+                rows.iter()
+                    .map(|r| {
+                        Ok(crate::Notification {
+                            id: r.try_get("id")?,
+                            at: r.try_get("at")?,
+                            audience: r.try_get("audience")?,
+                            kind: r.try_get("kind")?,
+                            subject: r.try_get("subject")?,
+                            log_seq: r.try_get("log_seq")?,
+                            title_zh: r.try_get("title_zh")?,
+                            title_en: r.try_get("title_en")?,
+                            read: false,
+                        })
+                    })
+                    .collect()
             }
 
             async fn latest_setting(&self, name: &str) -> crate::Result<Option<(i64, String)>> {

@@ -95,6 +95,11 @@ CREATE TABLE indicator_county_cells (
     PRIMARY KEY (day, county, category)
 );
 
+-- One region's days: a township's or county's period reads only its own rows.
+CREATE INDEX indicator_cells_township ON indicator_cells(township, day);
+CREATE INDEX indicator_township_days_township ON indicator_township_days(township, day);
+CREATE INDEX indicator_county_cells_county ON indicator_county_cells(county, day);
+
 -- Versioned settings documents (warning rules, the composite index), kept
 -- like the category catalogue: each save is a new version.
 CREATE TABLE settings (
@@ -105,3 +110,6 @@ CREATE TABLE settings (
     saved_at    BIGINT NOT NULL,
     PRIMARY KEY (name, version)
 );
+
+-- Immediate alerts (即时预警) are notifications of kind 'alert'; listed newest first.
+CREATE INDEX notifications_kind ON notifications(kind, id);
