@@ -62,6 +62,46 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/alert-settings": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["get_alert_settings"];
+        /**
+         * Replaces the immediate-alert settings (admins); the notifier uses them
+         *     from its next sweep.
+         */
+        put: operations["put_alert_settings"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/alerts": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Immediate alerts under a region within the caller's scope, newest first:
+         *     reports of a red-flag category, and clusters of similar reports in a village.
+         */
+        get: operations["alerts"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/auth/login": {
         parameters: {
             query?: never;
@@ -126,6 +166,23 @@ export interface paths {
          *     before it is stored as a new version.
          */
         put: operations["put_category"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/composite-index": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["get_composite_index"];
+        /** Replaces the composite index (admins); stored as a new version. */
+        put: operations["put_composite_index"];
         post?: never;
         delete?: never;
         options?: never;
@@ -220,6 +277,55 @@ export interface paths {
          *     handle; for everyone what is overdue in their scope.
          */
         get: operations["inbox"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/indicators": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The indicators of a region (province to grid) over a period, optionally
+         *     for one category and broken down by category, day or child region.
+         *     Counters and formulas: see `GET /api/v1/indicators/definitions`.
+         */
+        get: operations["indicator_report"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/indicators/definitions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The definitions of the counters and indicators. Event counters count
+         *     actions on the Shanghai day they happen; the deadline cohort (`due*`)
+         *     counts the matters whose current deadline falls in the period by their
+         *     current state. Rates: registration rate = registered / received; closure
+         *     rate = due_closed / (due − due_suspended); on-time closure rate =
+         *     due_on_time / (due − due_suspended); overdue rate = due_overdue / (due −
+         *     due_suspended); rework rate = due_reworked / due; township-or-below
+         *     resolution rate = resolved_low / closed; self-resolution rate =
+         *     self_resolved / received; satisfaction rate = satisfied (ratings ≥ 4) /
+         *     rated; average rating = rating_sum / rated.
+         */
+        get: operations["indicator_definitions"];
         put?: never;
         post?: never;
         delete?: never;
@@ -825,6 +931,28 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/rankings": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Sibling regions ranked per indicator and by the composite index (综合指数).
+         *     The composite normalises each leaf indicator across the ranked regions by
+         *     min-max to 0-100 (100 = best by the indicator's direction; all 100 when
+         *     equal) and weighs them up the configured tree.
+         */
+        get: operations["rankings"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/regions/{code}": {
         parameters: {
             query?: never;
@@ -1203,6 +1331,45 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/warning-rules": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["get_warning_rules"];
+        /** Replaces the warning rules (admins); stored as a new version. */
+        put: operations["put_warning_rules"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/warnings": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Each region under the parent assessed by the warning rules: green,
+         *     yellow or red per indicator and overall, with the reasons. Relative rules
+         *     compare with the previous period (环比), the same period a year before
+         *     (同比) and the median of the assessed regions.
+         */
+        get: operations["warnings"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/webhooks": {
         parameters: {
             query?: never;
@@ -1365,6 +1532,41 @@ export interface components {
              */
             recorded_at: number;
             terms: components["schemas"]["TermView"][];
+        };
+        /**
+         * @description Immediate-alert settings: `red_flag_categories` (4-digit codes whose
+         *     every report raises an alert), and a cluster: `cluster_size` reports of
+         *     one category in one village within `cluster_hours` (defaults 3 and 24).
+         */
+        AlertSettingsDoc: {
+            settings: Record<string, unknown>;
+            /** Format: int64 */
+            version?: number | null;
+        };
+        /**
+         * @description An immediate alert (即时预警), as sent to a township centre (its county
+         *     centre got the same one).
+         */
+        AlertView: {
+            /**
+             * Format: int64
+             * @description Milliseconds since the Unix epoch (UTC).
+             */
+            at: number;
+            /** Format: int64 */
+            id: number;
+            /** Format: int64 */
+            matter_id?: number | null;
+            title_en: string;
+            title_zh: string;
+            /** @description The township whose centre was alerted, 9 digits. */
+            township: string;
+        };
+        /** @description A row of a breakdown: a category, a day or a child region. */
+        BreakdownRow: components["schemas"]["Figures"] & {
+            /** @description The category code (`""` for none), the day `YYYY-MM-DD`, or the region code. */
+            key: string;
+            name: string;
         };
         CaseActionRequest: {
             /** @description One of the case's `actions_allowed`. */
@@ -1666,6 +1868,22 @@ export interface components {
             /** Format: int64 */
             today_total: number;
         };
+        /** @description A counter's or indicator's definition. */
+        Definition: {
+            /** @description higher, lower or neither (indicators only). */
+            better?: string | null;
+            /** @description The formula over the counters (indicators) or what is counted (counters). */
+            formula: string;
+            id: string;
+            is_rate: boolean;
+            name_en: string;
+            name_zh: string;
+        };
+        /** @description Every counter and indicator with its exact definition. */
+        Definitions: {
+            counters: components["schemas"]["Definition"][];
+            indicators: components["schemas"]["Definition"][];
+        };
         DispatchOptions: {
             /**
              * Format: int64
@@ -1691,6 +1909,12 @@ export interface components {
             message: string;
             /** @description The same message in English. */
             message_en: string;
+        };
+        /** @description Counters and indicators of one region (or one breakdown row). */
+        Figures: {
+            /** @description The counters by id (see `GET /api/v1/indicators/definitions`). */
+            counters: Record<string, unknown>;
+            indicators: components["schemas"]["IndicatorValue"][];
         };
         FollowUpView: {
             /** Format: int64 */
@@ -1733,6 +1957,50 @@ export interface components {
             items: components["schemas"]["MatterView"][];
             /** @description to_review, to_verify, returned, to_accept, to_handle, overdue. */
             name: string;
+        };
+        /**
+         * @description The composite index's tree: `{name, weight, indicator?, children?}`;
+         *     leaves name an indicator, inner nodes weigh their children.
+         */
+        IndexDoc: {
+            index: Record<string, unknown>;
+            /** Format: int64 */
+            version?: number | null;
+        };
+        /** @description The indicators of a region over a period (平安报表). */
+        IndicatorReport: components["schemas"]["Figures"] & {
+            /** @description `category`, `day` or `child` when asked. */
+            breakdown?: string | null;
+            category?: string | null;
+            /**
+             * Format: int64
+             * @description Matters open now and open-and-overdue now (not bound to the period).
+             */
+            open: number;
+            /** Format: int64 */
+            open_overdue: number;
+            period: components["schemas"]["PeriodView"];
+            region: components["schemas"]["RegionRef"];
+            rows: components["schemas"]["BreakdownRow"][];
+            /** @description `aggregates` (township and above) or `live` (village, grid). */
+            source: string;
+        };
+        /** @description One indicator's value. */
+        IndicatorValue: {
+            id: string;
+            name_en: string;
+            name_zh: string;
+            /**
+             * Format: double
+             * @description For ratios: the value in percent rounded to two decimals (93.72).
+             */
+            percent?: number | null;
+            /**
+             * Format: double
+             * @description A count, a ratio 0-1, or the average rating 1-5; null when the
+             *     denominator is zero.
+             */
+            value?: number | null;
         };
         InspectionOutcome: {
             inspection: components["schemas"]["InspectionView"];
@@ -1980,7 +2248,8 @@ export interface components {
             closure_rate?: number | null;
             /**
              * Format: int64
-             * @description 应结案: matters whose deadline fell between the month's start and now.
+             * @description 应结案: matters whose deadline falls on a day of the month up to today
+             *     (from the indicator cells; see `/api/v1/indicators`).
              */
             due: number;
             /** @description The first day of the month (Asia/Shanghai), `YYYY-MM-DD`. */
@@ -2728,6 +2997,15 @@ export interface components {
             /** Format: int64 */
             started_at: number;
         };
+        /** @description The period a report covers. */
+        PeriodView: {
+            /** @description First day, `YYYY-MM-DD`. */
+            from: string;
+            /** @description day, week, month, quarter, year or custom. */
+            kind: string;
+            /** @description Last day (included), `YYYY-MM-DD`. */
+            to: string;
+        };
         PortalAction: {
             /** @description rate or reopen. */
             action: string;
@@ -2780,6 +3058,64 @@ export interface components {
             lng: number;
             name: string;
         };
+        /** @description A ranked region. */
+        RankedRegion: {
+            code: string;
+            /**
+             * Format: double
+             * @description Composite score 0-100 and its rank.
+             */
+            composite?: number | null;
+            /** Format: int32 */
+            composite_rank?: number | null;
+            name: string;
+            /**
+             * Format: int32
+             * @description Rank by the chosen indicator (or the composite index); 1 is best,
+             *     ties share a rank; null without a value.
+             */
+            rank?: number | null;
+            ranks: Record<string, unknown>;
+            /**
+             * Format: double
+             * @description The chosen indicator's value (or the composite score).
+             */
+            value?: number | null;
+            /** @description Every indicator's value and rank by id. */
+            values: Record<string, unknown>;
+        };
+        /** @description Sibling regions ranked. */
+        Ranking: {
+            /**
+             * Format: int64
+             * @description The composite index's settings version (null: the shipped default).
+             */
+            composite_index_version?: number | null;
+            /** @description The indicator ordered by, or `composite`. */
+            indicator: string;
+            /** @description city, county or township. */
+            level: string;
+            parent: components["schemas"]["RegionRef"];
+            period: components["schemas"]["PeriodView"];
+            /** @description Best first; regions without a value last. */
+            regions: components["schemas"]["RankedRegion"][];
+        };
+        /** @description One rule's verdict for a region. */
+        ReasonView: {
+            /** Format: double */
+            base?: number | null;
+            /** @description absolute, previous_period, same_period_last_year or siblings_median. */
+            basis: string;
+            /** @description yellow or red. */
+            colour: string;
+            indicator: string;
+            text_en: string;
+            text_zh: string;
+            /** Format: double */
+            value: number;
+            /** Format: double */
+            worse_by?: number | null;
+        };
         ReferralRequest: {
             body?: string | null;
             /** @description arbitration, court or administrative. */
@@ -2804,6 +3140,16 @@ export interface components {
             level: string;
             name: string;
             parent_code?: string | null;
+        };
+        /** @description A region's colours. */
+        RegionWarning: {
+            code: string;
+            /** @description The colour per indicator with a rule, by indicator id. */
+            indicators: Record<string, unknown>;
+            name: string;
+            /** @description green, yellow or red: the worst of its indicators. */
+            overall: string;
+            reasons: components["schemas"]["ReasonView"][];
         };
         RentalUnitView: {
             /** @description What the caller may do: submit, inspect, publish, check_in, withdraw, relist. */
@@ -2859,6 +3205,23 @@ export interface components {
         };
         RevealedPhone: {
             phone: string;
+        };
+        /**
+         * @description The warning rules: each names an indicator, a basis (`absolute`,
+         *     `previous_period`, `same_period_last_year`, `siblings_median`) and the
+         *     `yellow` and `red` thresholds. Absolute thresholds are values of the
+         *     indicator on its worse side; relative ones how far the value moved to the
+         *     worse side of the base (for rates in their own units, 0.05 = 5 points;
+         *     for counts as a fraction of the base, 0.2 = 20 % more).
+         */
+        RulesDoc: {
+            rules: Record<string, unknown>[];
+            /**
+             * Format: int64
+             * @description The settings version (null: the shipped defaults, never saved). A
+             *     PUT names the version it edited.
+             */
+            version?: number | null;
         };
         SessionRequest: {
             /** @description Required for video: an http(s) link to the meeting. */
@@ -3023,6 +3386,20 @@ export interface components {
              * @description Notifications in the caller's feed not yet read.
              */
             count: number;
+        };
+        /** @description Three-colour warnings (三色预警) of sibling regions. */
+        Warnings: {
+            level: string;
+            parent: components["schemas"]["RegionRef"];
+            period: components["schemas"]["PeriodView"];
+            previous_period: components["schemas"]["PeriodView"];
+            regions: components["schemas"]["RegionWarning"][];
+            /**
+             * Format: int64
+             * @description The rules' settings version (null: the shipped defaults).
+             */
+            rules_version?: number | null;
+            same_period_last_year: components["schemas"]["PeriodView"];
         };
         WebhookView: {
             active: boolean;
@@ -3241,6 +3618,107 @@ export interface operations {
             };
         };
     };
+    get_alert_settings: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AlertSettingsDoc"];
+                };
+            };
+        };
+    };
+    put_alert_settings: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["AlertSettingsDoc"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AlertSettingsDoc"];
+                };
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Edited from an older version */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    alerts: {
+        parameters: {
+            query?: {
+                /** @description Under this region (2-9 digits); the caller's scope by default. */
+                under?: string;
+                /** @description Alerts before this id (the previous page's `next`). */
+                after?: string;
+                /** @description At most this many (1-500, default 100). */
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AlertView"][];
+                };
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     login: {
         parameters: {
             query?: never;
@@ -3349,6 +3827,73 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["CatalogueView"];
+                };
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Edited from an older version */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    get_composite_index: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["IndexDoc"];
+                };
+            };
+        };
+    };
+    put_composite_index: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["IndexDoc"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["IndexDoc"];
                 };
             };
             400: {
@@ -3538,6 +4083,89 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["InboxBucket"][];
+                };
+            };
+        };
+    };
+    indicator_report: {
+        parameters: {
+            query?: {
+                /** @description The region (2-15 digits: province to grid); the caller's own by default. */
+                region?: string;
+                /**
+                 * @description day, week (Monday-Sunday), month (default), quarter, year or custom
+                 *     (with `from` and `to`), in Asia/Shanghai.
+                 */
+                period?: string;
+                /** @description A day in the period, `YYYY-MM-DD`; today by default. */
+                date?: string;
+                /** @description First day of a custom period, `YYYY-MM-DD`. */
+                from?: string;
+                /** @description Last day of a custom period (included), `YYYY-MM-DD`. */
+                to?: string;
+                /** @description A 4-digit category or 2-digit major; `none` for reports without one. */
+                category?: string;
+                /**
+                 * @description Also break the figures down: `category`, `day` or `child` (the child
+                 *     regions of a province, city or county).
+                 */
+                breakdown?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["IndicatorReport"];
+                };
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    indicator_definitions: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Definitions"];
                 };
             };
         };
@@ -4950,6 +5578,68 @@ export interface operations {
             };
         };
     };
+    rankings: {
+        parameters: {
+            query?: {
+                /** @description The parent region (2, 4 or 6 digits); the caller's own by default. */
+                parent?: string;
+                /**
+                 * @description Rank the regions of this level under the parent (city, county or
+                 *     township); by default its children, e.g. all 1,387 townships of the
+                 *     province with `parent=33&level=township`.
+                 */
+                level?: string;
+                /** @description As for `/indicators`. */
+                period?: string;
+                date?: string;
+                from?: string;
+                to?: string;
+                /**
+                 * @description Order by this indicator (its ids as in the definitions); by the
+                 *     composite index by default.
+                 */
+                indicator?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Ranking"];
+                };
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     region: {
         parameters: {
             query?: never;
@@ -5956,6 +6646,125 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["UnitView"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    get_warning_rules: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RulesDoc"];
+                };
+            };
+        };
+    };
+    put_warning_rules: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RulesDoc"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RulesDoc"];
+                };
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Edited from an older version */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    warnings: {
+        parameters: {
+            query?: {
+                /** @description The parent region (2, 4 or 6 digits); the caller's own by default. */
+                parent?: string;
+                /** @description The regions assessed: city, county or township; the parent's children by default. */
+                level?: string;
+                period?: string;
+                date?: string;
+                from?: string;
+                to?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Warnings"];
+                };
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             404: {

@@ -7,6 +7,7 @@ pub mod categories;
 pub mod error;
 pub mod extract;
 pub mod imports;
+pub mod indicators;
 pub mod intake;
 pub mod live;
 pub mod matters;
@@ -123,6 +124,26 @@ fn build_router(state: AppState, assets: Option<web::Assets>) -> Router {
         .route("/api/v1/map/{code}", get(overview::map))
         .route("/api/v1/dashboard", get(overview::dashboard))
         .route("/api/v1/live", get(live::stream))
+        .route("/api/v1/indicators", get(indicators::indicator_report))
+        .route(
+            "/api/v1/indicators/definitions",
+            get(indicators::indicator_definitions),
+        )
+        .route("/api/v1/rankings", get(indicators::rankings))
+        .route("/api/v1/alerts", get(indicators::alerts))
+        .route(
+            "/api/v1/alert-settings",
+            get(indicators::get_alert_settings).put(indicators::put_alert_settings),
+        )
+        .route("/api/v1/warnings", get(indicators::warnings))
+        .route(
+            "/api/v1/warning-rules",
+            get(indicators::get_warning_rules).put(indicators::put_warning_rules),
+        )
+        .route(
+            "/api/v1/composite-index",
+            get(indicators::get_composite_index).put(indicators::put_composite_index),
+        )
         .route("/api/v1/patrols", get(patrols::list).post(patrols::create))
         .route(
             "/api/v1/mediation/committees",

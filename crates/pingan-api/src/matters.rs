@@ -422,6 +422,8 @@ pub async fn file_report(
         body: serde_json::json!({
             "source": new.source,
             "grid_code": new.grid_code,
+            // The indicators count the report under its category (see `stats rebuild`).
+            "category_code": new.category_code,
             "photos": new.photos.iter().map(|p| &p.sha256).collect::<Vec<_>>(),
         })
         .to_string(),
@@ -1151,6 +1153,7 @@ async fn perform_acting(
             );
             detail.insert("time_limit".into(), limits.limit.to_string().into());
             change.time_limit = Some(Some(limits.limit.to_string()));
+            detail.insert("category_code".into(), category.as_str().into());
             change.category_code = Some(category);
             change.assigned_unit_id = Some(Some(unit_id));
             change.deadline = Some(Some(deadline));

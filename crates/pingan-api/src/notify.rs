@@ -346,13 +346,18 @@ pub struct NotifyReport {
 pub async fn notify_sweep(state: &AppState, now: i64) -> Result<NotifyReport, StoreError> {
     let mut report = NotifyReport::default();
     let webhooks = state.store.active_webhooks().await?;
+    let alerts = crate::indicators::alert_settings(state)
+        .await
+        .map(|(_, s)| s)
+        .unwrap_or_default();
     for _ in 0..MAX_LOG_BATCHES {
         let from = state.store.notifier_cursor().await?;
         let entries = state.store.log_after(from, LOG_BATCH).await?;
         let Some(to) = entries.last().map(|e| e.seq) else {
             break;
         };
-        let (notifications, deliveries, live) = translate(state, &entries, &webhooks, now).await?;
+        let (notifications, deliveries, live) =
+            translate(state, &entries, &webhooks, &alerts, now).await?;
         if !state
             .store
             .record_notifications(from, to, &notifications, &deliveries)
@@ -382,8 +387,10 @@ async fn translate(
     state: &AppState,
     entries: &[LogEntry],
     webhooks: &[Webhook],
+    alerts: &notice::AlertSettings,
     now: i64,
 ) -> Result<(Vec<NewNotification>, Vec<NewDelivery>, Vec<LiveEvent>), StoreError> {
+    let catalogue = state.catalogue().1;
     // One read for the whole batch's matters.
     let mut ids: Vec<i64> = entries
         .iter()
@@ -441,9 +448,34 @@ async fn translate(
             current_holder: &matter.holder,
             current_unit: matter.assigned_unit_id,
         };
+        let mut notices = notice::notices_for(&event);
+        // Immediate alerts: a red-flag category, or a cluster in a village.
+        if entry.action == notice::REPORT_ACTION {
+            let grid = event.grid_code.unwrap_or(&matter.grid_code);
+            let category = match body.get("category_code") {
+                Some(v) => v.as_str(),
+                None => matter.category_code.as_deref(),
+            };
+            if let (Some(category), true) = (category, grid.len() >= 12) {
+                let window = i64::from(alerts.cluster_hours) * 3_600_000;
+                let similar = state
+                    .clusters
+                    .lock()
+                    .map(|mut w| w.note(entry.seq, entry.at, &grid[..12], category, window))
+                    .unwrap_or(None);
+                let name = catalogue
+                    .find(category)
+                    .map_or(category.to_string(), |c| c.name_zh.clone());
+                if let Some(similar) = similar {
+                    notices.extend(notice::alerts_for(
+                        id, grid, category, &name, similar, alerts,
+                    ));
+                }
+            }
+        }
         // One delivery per kind: the payload names no audience.
         let mut kinds: HashSet<NoticeKind> = HashSet::new();
-        for n in notice::notices_for(&event) {
+        for n in notices {
             notifications.push(NewNotification {
                 at: entry.at,
                 audience: n.audience.as_text(),

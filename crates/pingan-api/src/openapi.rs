@@ -3,8 +3,8 @@ use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder
 use utoipa::{Modify, OpenApi};
 
 use crate::{
-    auth, categories, imports, live, matters, mediation, notify, overview, patrols, photos, portal,
-    rentals, routes, views,
+    auth, categories, imports, indicators, live, matters, mediation, notify, overview, patrols,
+    photos, portal, rentals, routes, views,
 };
 
 #[derive(OpenApi)]
@@ -47,6 +47,17 @@ use crate::{
         overview::map,
         overview::dashboard,
         live::stream,
+        indicators::indicator_report,
+        indicators::indicator_definitions,
+        indicators::rankings,
+        indicators::warnings,
+        indicators::get_warning_rules,
+        indicators::put_warning_rules,
+        indicators::get_composite_index,
+        indicators::put_composite_index,
+        indicators::alerts,
+        indicators::get_alert_settings,
+        indicators::put_alert_settings,
         patrols::create,
         patrols::list,
         patrols::get,

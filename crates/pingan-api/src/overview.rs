@@ -5,10 +5,12 @@ use std::collections::{BTreeMap, HashMap};
 use axum::extract::State;
 use axum::Json;
 use pingan_domain::calendar::LocalDate;
+use pingan_domain::indicators::{Counter, Period, GAUGE_DAY};
 use pingan_domain::workflow;
 use pingan_domain::{Level, RegionCode, Scope};
 use pingan_storage::{
-    now_ms, Account, MatterFilter, MatterTally, Page as StorePage, Region, TallyBy,
+    now_ms, Account, CellGroup, DeadlineCohort, MatterFilter, MatterTally, Page as StorePage,
+    Region, TallyBy,
 };
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -22,7 +24,7 @@ use crate::views::RegionView;
 
 const MS_PER_DAY: i64 = 86_400_000;
 
-fn region_ref(r: &Region) -> RegionRef {
+pub(crate) fn region_ref(r: &Region) -> RegionRef {
     RegionRef {
         code: r.code.clone(),
         name: r.name.clone(),
@@ -59,7 +61,11 @@ pub struct MapView {
 }
 
 /// The region named by a code the caller may see: 2-12 digits.
-async fn visible_region(state: &AppState, caller: &Account, code: &str) -> ApiResult<Region> {
+pub(crate) async fn visible_region(
+    state: &AppState,
+    caller: &Account,
+    code: &str,
+) -> ApiResult<Region> {
     let parsed = if code.len() == 12 {
         RegionCode::infer(code)
     } else {
@@ -74,7 +80,7 @@ async fn visible_region(state: &AppState, caller: &Account, code: &str) -> ApiRe
 }
 
 /// The region an overview starts from when none is named: the caller's own.
-fn home_region(caller: &Account) -> ApiResult<String> {
+pub(crate) fn home_region(caller: &Account) -> ApiResult<String> {
     let prefix = caller.scope.prefix();
     if prefix.is_empty() {
         return Err(ApiError::invalid(
@@ -86,7 +92,7 @@ fn home_region(caller: &Account) -> ApiResult<String> {
     Ok(prefix[..prefix.len().min(12)].to_string())
 }
 
-fn prefix_of(region: &Region) -> String {
+pub(crate) fn prefix_of(region: &Region) -> String {
     region.code[..region.level.significant_digits()].to_string()
 }
 
@@ -320,7 +326,8 @@ pub struct MonthFigures {
     pub month: String,
     /// Filed this month.
     pub received: i64,
-    /// 应结案: matters whose deadline fell between the month's start and now.
+    /// 应结案: matters whose deadline falls on a day of the month up to today
+    /// (from the indicator cells; see `/api/v1/indicators`).
     pub due: i64,
     /// Of those, suspended (taken out of the denominator).
     pub suspended: i64,
@@ -377,16 +384,39 @@ pub async fn dashboard(
     };
     let scope: &Scope = &caller.scope;
 
-    let filed_today = MatterFilter {
-        created_from: Some(day_start),
-        ..under.clone()
+    // Within the caller's scope the figures come from the indicator cells
+    // (no scan of the matters); a region above the scope is tallied live.
+    let cells = scope.covers(&prefix);
+    let today_period = Period {
+        from: today,
+        to: today.add_days(1),
     };
-    let by_category = totals(
-        &state
-            .store
-            .tally_matters(scope, &filed_today, TallyBy::Category)
-            .await?,
-    );
+    let by_category: BTreeMap<String, i64> = if cells {
+        crate::indicators::sums(
+            &state,
+            scope,
+            &prefix,
+            today_period,
+            None,
+            CellGroup::Category,
+        )
+        .await?
+        .into_iter()
+        .filter(|(_, c)| c[Counter::Received] > 0)
+        .map(|(k, c)| (k, c[Counter::Received]))
+        .collect()
+    } else {
+        let filed_today = MatterFilter {
+            created_from: Some(day_start),
+            ..under.clone()
+        };
+        totals(
+            &state
+                .store
+                .tally_matters(scope, &filed_today, TallyBy::Category)
+                .await?,
+        )
+    };
     let catalogue = state.catalogue().1;
     let mut today_counts: Vec<CategoryCount> = by_category
         .into_iter()
@@ -418,11 +448,42 @@ pub async fn dashboard(
     let key_len = kids
         .first()
         .map_or(prefix.len(), |k| k.level.significant_digits());
-    let tallies = state
-        .store
-        .tally_matters(scope, &under, TallyBy::GridPrefix(key_len))
+    let gauges;
+    let tallies;
+    let open: HashMap<&str, OpenCounts> = if cells && key_len <= 9 {
+        let day = LocalDate::from_days_since_epoch(GAUGE_DAY);
+        let gauge = Period {
+            from: day,
+            to: day.add_days(1),
+        };
+        gauges = crate::indicators::sums(
+            &state,
+            scope,
+            &prefix,
+            gauge,
+            None,
+            CellGroup::Region(key_len),
+        )
         .await?;
-    let open = open_counts(&tallies);
+        gauges
+            .iter()
+            .map(|(k, c)| {
+                (
+                    k.as_str(),
+                    OpenCounts {
+                        open: c[Counter::Open],
+                        overdue: c[Counter::OpenOverdue],
+                    },
+                )
+            })
+            .collect()
+    } else {
+        tallies = state
+            .store
+            .tally_matters(scope, &under, TallyBy::GridPrefix(key_len))
+            .await?;
+        open_counts(&tallies)
+    };
     let mut child_counts: Vec<ChildCounts> = kids
         .iter()
         .map(|k| {
@@ -447,20 +508,44 @@ pub async fn dashboard(
             overdue: acc.overdue + c.overdue,
         });
 
-    let received = state
-        .store
-        .count_matters(
-            scope,
-            &MatterFilter {
-                created_from: Some(month_start),
-                ..under.clone()
+    let (received, cohort) = if cells {
+        // The month so far: deadlines on a day of the month up to today.
+        let so_far = Period {
+            from: month_day,
+            to: today.add_days(1),
+        };
+        let c = crate::indicators::sums(&state, scope, &prefix, so_far, None, CellGroup::Total)
+            .await?
+            .into_iter()
+            .map(|(_, c)| c)
+            .next()
+            .unwrap_or_default();
+        (
+            c[Counter::Received],
+            DeadlineCohort {
+                due: c[Counter::Due],
+                suspended: c[Counter::DueSuspended],
+                closed: c[Counter::DueClosed],
+                closed_on_time: c[Counter::DueOnTime],
             },
         )
-        .await?;
-    let cohort = state
-        .store
-        .deadline_cohort(scope, &under, month_start, now)
-        .await?;
+    } else {
+        let received = state
+            .store
+            .count_matters(
+                scope,
+                &MatterFilter {
+                    created_from: Some(month_start),
+                    ..under.clone()
+                },
+            )
+            .await?;
+        let cohort = state
+            .store
+            .deadline_cohort(scope, &under, month_start, now)
+            .await?;
+        (received, cohort)
+    };
     let denominator = cohort.due - cohort.suspended;
     let rate = |n: i64| (denominator > 0).then(|| n as f64 / denominator as f64);
     Ok(Json(Dashboard {

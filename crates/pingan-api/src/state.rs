@@ -80,6 +80,8 @@ pub struct AppState {
     pub intake: crate::intake::IntakeQueue,
     /// Changes pushed to screens as they happen.
     pub live: Arc<crate::live::Live>,
+    /// Recent reports per village and category, for cluster alerts.
+    pub clusters: Arc<std::sync::Mutex<pingan_domain::notice::ClusterWindow>>,
 }
 
 impl AppState {
@@ -96,6 +98,7 @@ impl AppState {
             photos: Arc::new(PhotoStore::new(config.photo_dir.clone())),
             intake: crate::intake::IntakeQueue::default(),
             live: Arc::default(),
+            clusters: Arc::default(),
             sessions: Arc::default(),
             portal: Arc::default(),
             config: Arc::new(config),

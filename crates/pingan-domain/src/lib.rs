@@ -6,6 +6,7 @@
 pub mod calendar;
 pub mod category;
 pub mod codes;
+pub mod indicators;
 pub mod mask;
 pub mod matter;
 pub mod mediation;

@@ -25,10 +25,13 @@ pub enum NoticeKind {
     Overdue,
     /// Verification failed; the unit must handle it again.
     Rework,
+    /// An immediate warning (即时预警): a report of a red-flag category, or
+    /// the Nth similar report in a village within the window.
+    Alert,
 }
 
 impl NoticeKind {
-    pub const ALL: [NoticeKind; 7] = [
+    pub const ALL: [NoticeKind; 8] = [
         NoticeKind::NewTask,
         NoticeKind::Reminder,
         NoticeKind::Returned,
@@ -36,6 +39,7 @@ impl NoticeKind {
         NoticeKind::Rated,
         NoticeKind::Overdue,
         NoticeKind::Rework,
+        NoticeKind::Alert,
     ];
 
     pub const fn as_str(self) -> &'static str {
@@ -47,6 +51,7 @@ impl NoticeKind {
             NoticeKind::Rated => "rated",
             NoticeKind::Overdue => "overdue",
             NoticeKind::Rework => "rework",
+            NoticeKind::Alert => "alert",
         }
     }
 }
@@ -58,7 +63,7 @@ impl fmt::Display for NoticeKind {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown notification kind {0:?}; expected * or some of new_task, reminder, returned, escalated, rated, overdue, rework")]
+#[error("unknown notification kind {0:?}; expected * or some of new_task, reminder, returned, escalated, rated, overdue, rework, alert")]
 pub struct UnknownKind(pub String);
 
 impl std::str::FromStr for NoticeKind {
@@ -527,5 +532,172 @@ mod tests {
         );
         assert_eq!(retry_delay_ms(0), Some(0));
         assert_eq!(retry_delay_ms(50), None);
+    }
+}
+
+/// Settings of immediate warnings (即时预警), set by admins: the red-flag
+/// categories whose every report raises an alert, and a cluster: this many
+/// reports of one category in one village within this many hours.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct AlertSettings {
+    /// 4-digit category codes.
+    pub red_flag_categories: Vec<String>,
+    pub cluster_size: u32,
+    pub cluster_hours: u32,
+}
+
+impl Default for AlertSettings {
+    /// Fire, natural hazards and signs of a mass incident; three alike in a
+    /// village within 24 hours.
+    fn default() -> Self {
+        AlertSettings {
+            red_flag_categories: vec!["0501".into(), "0504".into(), "0505".into()],
+            cluster_size: 3,
+            cluster_hours: 24,
+        }
+    }
+}
+
+impl AlertSettings {
+    /// Checks the settings; the reason in English when they are unusable.
+    pub fn validate(&self) -> Result<(), String> {
+        if let Some(bad) = self
+            .red_flag_categories
+            .iter()
+            .find(|c| c.len() != 4 || !c.bytes().all(|b| b.is_ascii_digit()))
+        {
+            return Err(format!("{bad:?} is not a 4-digit category code"));
+        }
+        if !(2..=100).contains(&self.cluster_size) {
+            return Err("cluster_size must be 2-100".into());
+        }
+        if !(1..=168).contains(&self.cluster_hours) {
+            return Err("cluster_hours must be 1-168".into());
+        }
+        Ok(())
+    }
+}
+
+/// Recent reports per (village, category), to see clusters as reports
+/// arrive; fed in log order, each entry once.
+#[derive(Debug, Default)]
+pub struct ClusterWindow {
+    recent: std::collections::HashMap<(String, String), std::collections::VecDeque<i64>>,
+    last_seq: i64,
+}
+
+impl ClusterWindow {
+    /// Notes a report (log `seq`, at `at`) and answers how many reports of
+    /// its category its village had within the window up to it, itself
+    /// included; `None` for an entry already seen.
+    pub fn note(
+        &mut self,
+        seq: i64,
+        at: i64,
+        village: &str,
+        category: &str,
+        window_ms: i64,
+    ) -> Option<u32> {
+        if seq <= self.last_seq {
+            return None;
+        }
+        self.last_seq = seq;
+        let q = self
+            .recent
+            .entry((village.to_string(), category.to_string()))
+            .or_default();
+        while q.front().is_some_and(|&t| t <= at - window_ms) {
+            q.pop_front();
+        }
+        q.push_back(at);
+        let n = q.len() as u32;
+        // Forget villages gone quiet, so memory follows the window.
+        if self.recent.len() > 100_000 {
+            self.recent
+                .retain(|_, q| q.back().is_some_and(|&t| t > at - window_ms));
+        }
+        Some(n)
+    }
+}
+
+/// The immediate alerts a new report raises, for the township and county
+/// centres: red flag, and a cluster when this report is the `cluster_size`th
+/// alike (`similar` counts it) — once per cluster.
+pub fn alerts_for(
+    matter_id: i64,
+    grid_code: &str,
+    category: &str,
+    category_name: &str,
+    similar: u32,
+    settings: &AlertSettings,
+) -> Vec<Notice> {
+    let mut out = Vec::new();
+    let mut causes = Vec::new();
+    if settings.red_flag_categories.iter().any(|c| c == category) {
+        causes.push((
+            format!("红色预警：{category_name}（事件 #{matter_id}）"),
+            format!("Red-flag alert: {category} (matter #{matter_id})"),
+        ));
+    }
+    if similar == settings.cluster_size {
+        causes.push((
+            format!(
+                "聚集预警：同一村社 {} 小时内 {similar} 起{category_name}（事件 #{matter_id}）",
+                settings.cluster_hours
+            ),
+            format!(
+                "Cluster alert: {similar} reports of {category} in one village within {} h (matter #{matter_id})",
+                settings.cluster_hours
+            ),
+        ));
+    }
+    for (zh, en) in causes {
+        for prefix in [
+            &grid_code[..9.min(grid_code.len())],
+            &grid_code[..6.min(grid_code.len())],
+        ] {
+            out.push(Notice {
+                audience: Audience::Centre(prefix.to_string()),
+                kind: NoticeKind::Alert,
+                title_zh: zh.clone(),
+                title_en: en.clone(),
+            });
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod alert_tests {
+    use super::*;
+
+    #[test]
+    fn red_flags_and_clusters_alert_township_and_county_once() {
+        let s = AlertSettings::default();
+        s.validate().unwrap();
+        let fire = alerts_for(7, "330102001001001", "0501", "火灾冒烟", 1, &s);
+        assert_eq!(fire.len(), 2);
+        assert_eq!(fire[0].audience, Audience::Centre("330102001".into()));
+        assert_eq!(fire[1].audience, Audience::Centre("330102".into()));
+        assert!(alerts_for(8, "330102001001001", "0403", "道路障碍", 2, &s).is_empty());
+        let mut w = ClusterWindow::default();
+        let h = 3_600_000;
+        let v = "330102001001";
+        assert_eq!(w.note(1, 0, v, "0403", 24 * h), Some(1));
+        assert_eq!(w.note(2, 10 * h, v, "0403", 24 * h), Some(2));
+        assert_eq!(w.note(2, 10 * h, v, "0403", 24 * h), None, "seen");
+        assert_eq!(w.note(3, 11 * h, "330102001002", "0403", 24 * h), Some(1));
+        assert_eq!(w.note(4, 23 * h, v, "0403", 24 * h), Some(3));
+        assert_eq!(
+            alerts_for(9, "330102001001001", "0403", "道路障碍", 3, &s).len(),
+            2
+        );
+        // The first has left the window a day later.
+        assert_eq!(w.note(5, 24 * h, v, "0403", 24 * h), Some(3));
+        let bad = AlertSettings {
+            cluster_size: 1,
+            ..AlertSettings::default()
+        };
+        assert!(bad.validate().is_err());
     }
 }

@@ -447,7 +447,7 @@ pub struct UnknownName {
 }
 
 impl UnknownName {
-    fn new(kind: &'static str, name: &str) -> Self {
+    pub(crate) fn new(kind: &'static str, name: &str) -> Self {
         UnknownName {
             kind,
             name: name.to_string(),

@@ -3,6 +3,7 @@
 //! caller's [`Scope`], so no handler can forget it.
 #![forbid(unsafe_code)]
 
+pub mod cells;
 pub mod chain;
 mod migrate;
 pub mod personal;
@@ -82,6 +83,14 @@ pub trait Store: RentalStore + Send + Sync + std::fmt::Debug {
     /// Regions by code regardless of scope: only names and levels, used to
     /// describe a located point's place in the public administrative tree.
     async fn region_names(&self, codes: &[String]) -> Result<Vec<Region>>;
+    /// The active regions of one level under a prefix within the scope, by
+    /// code (nothing when the prefix lies outside the scope).
+    async fn regions_at_level(
+        &self,
+        scope: &Scope,
+        under: &str,
+        level: pingan_domain::Level,
+    ) -> Result<Vec<Region>>;
     /// Which of these 12-digit codes are not active villages.
     async fn unknown_villages(&self, codes: &[String]) -> Result<Vec<String>>;
     async fn save_region_shapes(&self, shapes: &[(String, Vec<u8>)]) -> Result<()>;
@@ -216,6 +225,57 @@ pub trait Store: RentalStore + Send + Sync + std::fmt::Debug {
         from: i64,
         to: i64,
     ) -> Result<DeadlineCohort>;
+    /// Sums of indicator cells (平安报表指标) under a region prefix of 2-9
+    /// digits within the scope, over a range of local days, grouped as asked.
+    /// Nothing when the prefix lies outside the scope.
+    async fn indicator_sums(
+        &self,
+        scope: &Scope,
+        query: &CellQuery,
+    ) -> Result<Vec<(String, pingan_domain::indicators::Counters)>>;
+    /// Replaces every indicator cell (a rebuild from the event log).
+    async fn replace_indicator_cells(
+        &self,
+        cells: &std::collections::BTreeMap<
+            pingan_domain::indicators::CellKey,
+            pingan_domain::indicators::Counters,
+        >,
+    ) -> Result<()>;
+    /// Adds cell deltas to the aggregates (bulk loads; the store adds them
+    /// itself with every report and action).
+    async fn add_indicator_cells(
+        &self,
+        cells: &std::collections::BTreeMap<
+            pingan_domain::indicators::CellKey,
+            pingan_domain::indicators::Counters,
+        >,
+    ) -> Result<()>;
+    /// Every stored cell of the finest table, to check it against the log.
+    async fn indicator_cells(
+        &self,
+    ) -> Result<
+        Vec<(
+            pingan_domain::indicators::CellKey,
+            pingan_domain::indicators::Counters,
+        )>,
+    >;
+    /// The log entries of these matters, oldest first (system tasks).
+    async fn logs_of_matters(&self, ids: &[i64]) -> Result<Vec<LogEntry>>;
+    /// Immediate alerts (notifications of kind `alert`) addressed to the
+    /// township centres under a prefix, newest first; `page.after` is an id.
+    async fn alerts(&self, under: &str, page: &Page) -> Result<Vec<Notification>>;
+    /// The newest version of a settings document and its JSON body.
+    async fn latest_setting(&self, name: &str) -> Result<Option<(i64, String)>>;
+    /// Adds a version of a settings document; `Conflict` when `expected` is
+    /// no longer the newest.
+    async fn save_setting(
+        &self,
+        name: &str,
+        expected: Option<i64>,
+        body: &str,
+        by: Option<i64>,
+        at: i64,
+    ) -> Result<i64>;
     /// The stored boundaries of these regions (12-digit codes), where known.
     async fn region_shapes(&self, codes: &[String]) -> Result<Vec<(String, Vec<u8>)>>;
     /// How many matters in the scope pass the filter, per state.

@@ -68,6 +68,11 @@ pub(crate) const SQLITE: &[Migration] = &[
         name: "mediation",
         sql: include_str!("../migrations/sqlite/0010_mediation.sql"),
     },
+    Migration {
+        version: 11,
+        name: "indicators",
+        sql: include_str!("../migrations/sqlite/0011_indicators.sql"),
+    },
 ];
 
 pub(crate) const POSTGRES: &[Migration] = &[
@@ -120,6 +125,11 @@ pub(crate) const POSTGRES: &[Migration] = &[
         version: 10,
         name: "mediation",
         sql: include_str!("../migrations/postgres/0010_mediation.sql"),
+    },
+    Migration {
+        version: 11,
+        name: "indicators",
+        sql: include_str!("../migrations/postgres/0011_indicators.sql"),
     },
 ];
 

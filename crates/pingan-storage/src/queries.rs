@@ -433,6 +433,15 @@ macro_rules! store_impl {
             change: &crate::MatterChange,
             log: &crate::NewLogEntry,
         ) -> crate::Result<bool> {
+                // The matter before, for the indicator deltas; a stale version fails below.
+                let before = sqlx::query(&format!("SELECT {MATTER_COLUMNS} FROM matters WHERE id = $1"))
+                    .bind(id)
+                    .fetch_optional(&mut **tx)
+                    .await?
+                    .as_ref()
+                    .map(shared_rows::matter)
+                    .transpose()?
+                    .filter(|m| m.version == version);
                 let (set_unit, unit) = match change.assigned_unit_id {
                     Some(u) => (true, u),
                     None => (false, None),
@@ -496,6 +505,16 @@ macro_rules! store_impl {
                 let mut entry = log.clone();
                 entry.subject = format!("matter:{id}");
                 append_log_tx(tx, &entry).await?;
+                // Indicators move in the same transaction as the matter.
+                let row = sqlx::query(&format!("SELECT {MATTER_COLUMNS} FROM matters WHERE id = $1"))
+                    .bind(id)
+                    .fetch_one(&mut **tx)
+                    .await?;
+                let after = shared_rows::matter(&row)?;
+                let before = before.ok_or_else(|| crate::StoreError::Conflict(format!("matter {id} changed meanwhile")))?;
+                let mut cells = std::collections::BTreeMap::new();
+                crate::cells::action_deltas(&mut cells, &before, &after, &log.action, change.rating, log.at);
+                add_indicator_cells_tx(tx, &cells).await?;
                 Ok(true)
             }
 
@@ -729,6 +748,57 @@ macro_rules! store_impl {
             }
         }
 
+        /// Upserts summed counters into one aggregate table: each key once
+        /// per statement (PostgreSQL refuses to touch a row twice in one).
+        async fn upsert_counters_tx(
+            tx: &mut sqlx::Transaction<'static, $db>,
+            table: &str,
+            keys: &[&str],
+            rows: &[(i64, Vec<&str>, &pingan_domain::indicators::Counters)],
+        ) -> crate::Result<()> {
+            use pingan_domain::indicators::Counter;
+            let names: Vec<&str> = Counter::ALL.iter().map(|c| c.as_str()).collect();
+            let updates: Vec<String> = names.iter().map(|c| format!("{c} = {table}.{c} + excluded.{c}")).collect();
+            for chunk in bulk_chunks(rows) {
+                let mut q = sqlx::QueryBuilder::<$db>::new(format!(
+                    "INSERT INTO {table} (day, {}, {}) ",
+                    keys.join(", "),
+                    names.join(", ")
+                ));
+                q.push_values(chunk, |mut row, (day, key, counters)| {
+                    row.push_bind(*day);
+                    for k in key {
+                        row.push_bind(k.to_string());
+                    }
+                    for v in counters.0 {
+                        row.push_bind(v);
+                    }
+                });
+                q.push(format!(" ON CONFLICT (day, {}) DO UPDATE SET {}", keys.join(", "), updates.join(", ")));
+                q.build().execute(&mut **tx).await?;
+            }
+            Ok(())
+        }
+
+        /// Adds cell deltas to the indicator tables and their two rollups,
+        /// in the caller's transaction.
+        pub(crate) async fn add_indicator_cells_tx(
+            tx: &mut sqlx::Transaction<'static, $db>,
+            cells: &std::collections::BTreeMap<pingan_domain::indicators::CellKey, pingan_domain::indicators::Counters>,
+        ) -> crate::Result<()> {
+            if cells.is_empty() {
+                return Ok(());
+            }
+            let (townships, counties) = crate::cells::rollups(cells);
+            let rows: Vec<_> = cells.iter().map(|(k, c)| (k.day, vec![k.township.as_str(), k.category.as_str()], c)).collect();
+            upsert_counters_tx(tx, "indicator_cells", &["township", "category"], &rows).await?;
+            let rows: Vec<_> = townships.iter().map(|((d, t), c)| (*d, vec![t.as_str()], c)).collect();
+            upsert_counters_tx(tx, "indicator_township_days", &["township"], &rows).await?;
+            let rows: Vec<_> = counties.iter().map(|((d, k, cat), c)| (*d, vec![k.as_str(), cat.as_str()], c)).collect();
+            upsert_counters_tx(tx, "indicator_county_cells", &["county", "category"], &rows).await?;
+            Ok(())
+        }
+
         fn map_insert_error(e: sqlx::Error, what: &str) -> crate::StoreError {
             match &e {
                 sqlx::Error::Database(d) if d.is_unique_violation() => {
@@ -888,6 +958,28 @@ macro_rules! store_impl {
                 .bind(hi)
                 .bind(after)
                 .bind(page.limit())
+                .fetch_all(&self.pool)
+                .await?;
+                rows.iter().map(shared_rows::region).collect()
+            }
+
+            async fn regions_at_level(
+                &self,
+                scope: &pingan_domain::Scope,
+                under: &str,
+                level: pingan_domain::Level,
+            ) -> crate::Result<Vec<crate::Region>> {
+                if !scope.covers(under) {
+                    return Ok(Vec::new());
+                }
+                let (lo, hi) = crate::queries::prefix_range(under);
+                let rows = sqlx::query(
+                    "SELECT code, level, name, parent_code, active FROM regions \
+                     WHERE code >= $1 AND code < $2 AND level = $3 AND active ORDER BY code",
+                )
+                .bind(lo)
+                .bind(hi)
+                .bind(level.as_str())
                 .fetch_all(&self.pool)
                 .await?;
                 rows.iter().map(shared_rows::region).collect()
@@ -1572,6 +1664,18 @@ macro_rules! store_impl {
                     entries.push(entry);
                 }
                 append_logs_tx(&mut tx, &entries).await?;
+                // The group's indicator cells, summed in Rust and upserted once per cell.
+                let mut cells = std::collections::BTreeMap::new();
+                for &i in &fresh {
+                    let (m, log) = &batch[i];
+                    if let Some(f) = crate::cells::report_facts(m) {
+                        pingan_domain::indicators::accumulate(
+                            &mut cells,
+                            pingan_domain::indicators::deltas(None, &f, &log.action, None, log.at),
+                        );
+                    }
+                }
+                add_indicator_cells_tx(&mut tx, &cells).await?;
                 tx.commit().await?;
 
                 let mut made: HashMap<usize, crate::Matter> = HashMap::with_capacity(fresh.len());
@@ -1713,8 +1817,9 @@ macro_rules! store_impl {
                     .bind(id)
                     .fetch_one(&mut *tx)
                     .await?;
+                let after = shared_rows::matter(&row)?;
                 tx.commit().await?;
-                shared_rows::matter(&row)
+                Ok(after)
             }
 
             async fn create_patrol(&self, p: &crate::NewPatrol) -> crate::Result<(crate::Patrol, bool)> {
@@ -1850,6 +1955,218 @@ macro_rules! store_impl {
                     closed: row.try_get("closed")?,
                     closed_on_time: row.try_get("on_time")?,
                 })
+            }
+
+            async fn indicator_sums(
+                &self,
+                scope: &pingan_domain::Scope,
+                q: &crate::CellQuery,
+            ) -> crate::Result<Vec<(String, pingan_domain::indicators::Counters)>> {
+                use pingan_domain::indicators::{Counter, Counters};
+                use sqlx::Row;
+                if !scope.covers(&q.under) || q.under.len() > 9 {
+                    return Ok(Vec::new());
+                }
+                let by_category = q.category.is_some() || q.group == crate::CellGroup::Category;
+                // A county's categories come from the county table unless townships are asked for.
+                let fine = q.under.len() >= 9 || q.group == crate::CellGroup::Region(9);
+                let one_county = q.under.len() == 6 && q.group != crate::CellGroup::Region(9);
+                let (table, region) = match (by_category || one_county, fine) {
+                    (false, _) => ("indicator_township_days", "township"),
+                    (true, true) => ("indicator_cells", "township"),
+                    (true, false) => ("indicator_county_cells", "county"),
+                };
+                let key = match q.group {
+                    crate::CellGroup::Total => "''".to_string(),
+                    crate::CellGroup::Region(n) => format!("substr({region}, 1, {})", n.clamp(2, 9)),
+                    crate::CellGroup::Category => "category".to_string(),
+                    crate::CellGroup::Day => "CAST(day AS TEXT)".to_string(),
+                };
+                let sums: Vec<String> = Counter::ALL
+                    .iter()
+                    .map(|c| format!("CAST(SUM({0}) AS BIGINT) AS {0}", c.as_str()))
+                    .collect();
+                let mut b = sqlx::QueryBuilder::<$db>::new(format!("SELECT {key} AS k, {} FROM {table} WHERE day >= ", sums.join(", ")));
+                b.push_bind(q.first_day).push(" AND day <= ").push_bind(q.last_day);
+                let width = if region == "county" { 6 } else { 9 };
+                if q.under.len() == width {
+                    // One region: its index on (region, day) reads only the period's rows.
+                    b.push(format!(" AND {region} = ")).push_bind(q.under.clone());
+                } else {
+                    let (lo, hi) = crate::queries::prefix_range(&q.under);
+                    b.push(format!(" AND {region} >= "))
+                        .push_bind(lo)
+                        .push(format!(" AND {region} < "))
+                        .push_bind(hi);
+                }
+                match q.category.as_deref() {
+                    Some("") => {
+                        b.push(" AND category = ''");
+                    }
+                    Some(c) => {
+                        let (lo, hi) = crate::queries::prefix_range(c);
+                        b.push(" AND category >= ").push_bind(lo).push(" AND category < ").push_bind(hi);
+                    }
+                    None => {}
+                }
+                b.push(" GROUP BY k ORDER BY k");
+                let rows = b.build().fetch_all(&self.pool).await?;
+                rows.iter()
+                    .map(|r| {
+                        let mut c = Counters::default();
+                        for &counter in Counter::ALL {
+                            c[counter] = r.try_get::<Option<i64>, _>(counter.as_str())?.unwrap_or(0);
+                        }
+                        Ok((r.try_get("k")?, c))
+                    })
+                    .collect()
+            }
+
+            async fn replace_indicator_cells(
+                &self,
+                cells: &std::collections::BTreeMap<pingan_domain::indicators::CellKey, pingan_domain::indicators::Counters>,
+            ) -> crate::Result<()> {
+                let mut tx = self.writer.begin().await?;
+                for table in ["indicator_cells", "indicator_township_days", "indicator_county_cells"] {
+                    sqlx::query(&format!("DELETE FROM {table}")).execute(&mut *tx).await?;
+                }
+                add_indicator_cells_tx(&mut tx, cells).await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn add_indicator_cells(
+                &self,
+                cells: &std::collections::BTreeMap<pingan_domain::indicators::CellKey, pingan_domain::indicators::Counters>,
+            ) -> crate::Result<()> {
+                let mut tx = self.writer.begin().await?;
+                add_indicator_cells_tx(&mut tx, cells).await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn indicator_cells(
+                &self,
+            ) -> crate::Result<Vec<(pingan_domain::indicators::CellKey, pingan_domain::indicators::Counters)>> {
+                use pingan_domain::indicators::{CellKey, Counter, Counters};
+                use sqlx::Row;
+                let names: Vec<&str> = Counter::ALL.iter().map(|c| c.as_str()).collect();
+                let rows = sqlx::query(&format!(
+                    "SELECT day, township, category, {} FROM indicator_cells ORDER BY day, township, category",
+                    names.join(", ")
+                ))
+                .fetch_all(&self.pool)
+                .await?;
+                rows.iter()
+                    .map(|r| {
+                        let mut c = Counters::default();
+                        for &counter in Counter::ALL {
+                            c[counter] = r.try_get(counter.as_str())?;
+                        }
+                        Ok((
+                            CellKey {
+                                day: r.try_get("day")?,
+                                township: r.try_get("township")?,
+                                category: r.try_get("category")?,
+                            },
+                            c,
+                        ))
+                    })
+                    .collect()
+            }
+
+            async fn logs_of_matters(&self, ids: &[i64]) -> crate::Result<Vec<crate::LogEntry>> {
+                let mut out = Vec::new();
+                for chunk in bulk_chunks(ids) {
+                    let mut q = sqlx::QueryBuilder::<$db>::new(format!("SELECT {LOG_COLUMNS} FROM event_log WHERE subject IN ("));
+                    let mut list = q.separated(", ");
+                    for id in chunk {
+                        list.push_bind(format!("matter:{id}"));
+                    }
+                    q.push(") ORDER BY seq");
+                    for row in q.build().fetch_all(&self.pool).await? {
+                        out.push(shared_rows::log_entry(&row)?);
+                    }
+                }
+                out.sort_by_key(|e| e.seq);
+                Ok(out)
+            }
+
+            async fn alerts(&self, under: &str, page: &crate::Page) -> crate::Result<Vec<crate::Notification>> {
+                use sqlx::Row;
+                let before: i64 = page.after.as_deref().and_then(|a| a.parse().ok()).unwrap_or(i64::MAX);
+                let (lo, hi) = crate::queries::prefix_range(&format!("centre:{under}"));
+                let rows = sqlx::query(
+                    "SELECT id, at, audience, kind, subject, log_seq, title_zh, title_en FROM notifications \
+                     WHERE kind = 'alert' AND id < $1 AND audience >= $2 AND audience < $3 AND length(audience) = 16 \
+                     ORDER BY id DESC LIMIT $4",
+                )
+                .bind(before)
+                .bind(lo)
+                .bind(hi)
+                .bind(page.limit())
+                .fetch_all(&self.pool)
+                .await?;
+                rows.iter()
+                    .map(|r| {
+                        Ok(crate::Notification {
+                            id: r.try_get("id")?,
+                            at: r.try_get("at")?,
+                            audience: r.try_get("audience")?,
+                            kind: r.try_get("kind")?,
+                            subject: r.try_get("subject")?,
+                            log_seq: r.try_get("log_seq")?,
+                            title_zh: r.try_get("title_zh")?,
+                            title_en: r.try_get("title_en")?,
+                            read: false,
+                        })
+                    })
+                    .collect()
+            }
+
+            async fn latest_setting(&self, name: &str) -> crate::Result<Option<(i64, String)>> {
+                use sqlx::Row;
+                let row = sqlx::query("SELECT version, body FROM settings WHERE name = $1 ORDER BY version DESC LIMIT 1")
+                    .bind(name)
+                    .fetch_optional(&self.pool)
+                    .await?;
+                row.map(|r| Ok((r.try_get("version")?, r.try_get("body")?))).transpose()
+            }
+
+            async fn save_setting(
+                &self,
+                name: &str,
+                expected: Option<i64>,
+                body: &str,
+                by: Option<i64>,
+                at: i64,
+            ) -> crate::Result<i64> {
+                use sqlx::Row;
+                let mut tx = self.writer.begin().await?;
+                let current: Option<i64> = sqlx::query("SELECT MAX(version) AS v FROM settings WHERE name = $1")
+                    .bind(name)
+                    .fetch_one(&mut *tx)
+                    .await?
+                    .try_get("v")?;
+                if current != expected {
+                    return Err(crate::StoreError::Conflict(format!(
+                        "{name} is at version {}, not {}",
+                        current.unwrap_or(0),
+                        expected.unwrap_or(0)
+                    )));
+                }
+                let version = current.unwrap_or(0) + 1;
+                sqlx::query("INSERT INTO settings (name, version, body, saved_by, saved_at) VALUES ($1, $2, $3, $4, $5)")
+                    .bind(name)
+                    .bind(version)
+                    .bind(body)
+                    .bind(by)
+                    .bind(at)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(|e| map_insert_error(e, name))?;
+                tx.commit().await?;
+                Ok(version)
             }
 
             async fn region_shapes(&self, codes: &[String]) -> crate::Result<Vec<(String, Vec<u8>)>> {

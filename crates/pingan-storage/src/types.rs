@@ -617,3 +617,29 @@ pub struct CaseFilter {
     /// Assigned to this mediator.
     pub mediator_id: Option<i64>,
 }
+
+/// Which indicator cells to sum (see [`crate::Store::indicator_sums`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CellQuery {
+    /// Region prefix: 2 (province), 4 (city), 6 (county) or 9 (township) digits.
+    pub under: String,
+    /// First and last local day (days since 1970-01-01), both included.
+    pub first_day: i64,
+    pub last_day: i64,
+    /// A 4-digit category or its 2-digit major; `""` for reports without one.
+    pub category: Option<String>,
+    pub group: CellGroup,
+}
+
+/// How [`CellQuery`] sums are grouped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CellGroup {
+    /// One sum, keyed `""`.
+    Total,
+    /// By the first n digits of the township code: 4, 6 or 9.
+    Region(usize),
+    /// By category code.
+    Category,
+    /// By local day (the key is the day number as text).
+    Day,
+}

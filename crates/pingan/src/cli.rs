@@ -66,6 +66,23 @@ pub enum Command {
     /// purge) as of a moment: to catch up by hand, or to try what a date
     /// will bring on a copy of the data. The server runs it every 30 s.
     Sweep(SweepArgs),
+    /// Maintain the indicator aggregates.
+    #[command(subcommand)]
+    Stats(StatsCommand),
+    /// Benchmark: add MATTERS lifecycles over DAYS days to the indicator
+    /// aggregates (on top of the demo's geography), then time the report,
+    /// ranking and data-screen requests RUNS times per county.
+    #[command(hide = true)]
+    BenchIndicators {
+        #[arg(long, default_value_t = 1_000_000)]
+        matters: u64,
+        #[arg(long, default_value_t = 365)]
+        days: i64,
+        #[arg(long, default_value_t = 2026)]
+        seed: u64,
+        #[arg(long, default_value_t = 3)]
+        runs: usize,
+    },
     /// Benchmark set-up: import divisions from DIR and a synthetic national
     /// grid set (GRIDS per village) straight into the store.
     #[command(hide = true)]
@@ -190,6 +207,16 @@ pub enum AuditCommand {
 }
 
 #[derive(Debug, Subcommand)]
+pub enum StatsCommand {
+    /// Recompute every indicator cell from the event log and replace the
+    /// aggregates (after a restore, or to check them).
+    Rebuild,
+    /// Recompute every indicator cell from the event log and compare it with
+    /// the stored aggregates; exits non-zero naming the cells that differ.
+    Check,
+}
+
+#[derive(Debug, Subcommand)]
 pub enum KeysCommand {
     /// Add a new encryption key to the key file and re-encrypt every personal field with it.
     Rotate,
@@ -214,6 +241,14 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Keys(KeysCommand::Rotate) => crate::tools::rotate_keys(&settings).await,
         Command::Audit(AuditCommand::Verify) => crate::tools::verify_log(&settings).await,
         Command::Sweep(args) => crate::tools::sweep(&settings, args.at.as_deref()).await,
+        Command::Stats(StatsCommand::Rebuild) => crate::tools::rebuild_stats(&settings).await,
+        Command::Stats(StatsCommand::Check) => crate::tools::check_stats(&settings).await,
+        Command::BenchIndicators {
+            matters,
+            days,
+            seed,
+            runs,
+        } => crate::bench_history::run(&settings, matters, days, seed, runs).await,
         Command::SyntheticGrids {
             dir,
             per_village,

@@ -1,6 +1,7 @@
 //! `pingan`: the one binary of Pingan (平安), a grassroots social-governance platform.
 #![forbid(unsafe_code)]
 
+mod bench_history;
 mod cli;
 mod config;
 mod demo;

@@ -389,6 +389,46 @@ fn parse_moment(text: &str) -> anyhow::Result<i64> {
     Ok(local_midnight_utc + ms_of_day - offset_ms)
 }
 
+pub async fn rebuild_stats(settings: &Settings) -> anyhow::Result<()> {
+    let store = settings.open_store().await?;
+    let started = std::time::Instant::now();
+    let cells = pingan_api::indicators::rebuild(store.as_ref())
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    println!(
+        "indicator aggregates rebuilt from the event log: {cells} cells in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+pub async fn check_stats(settings: &Settings) -> anyhow::Result<()> {
+    let store = settings.open_store().await?;
+    let (cells, differ) = pingan_api::indicators::check(store.as_ref())
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    if differ.is_empty() {
+        println!("indicator aggregates match the event log: {cells} cells");
+        Ok(())
+    } else {
+        let shown: Vec<String> = differ
+            .iter()
+            .take(10)
+            .map(|k| {
+                format!(
+                    "day {} township {} category {:?}",
+                    k.day, k.township, k.category
+                )
+            })
+            .collect();
+        bail!(
+            "{} indicator cells differ from the event log, e.g. {}; run `pingan stats rebuild`",
+            differ.len(),
+            shown.join("; ")
+        )
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::parse_moment;

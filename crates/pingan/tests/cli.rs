@@ -196,6 +196,13 @@ fn demo_builds_zhejiang_and_its_accounts_sign_in() {
     // Every simulated matter has a valid chained log.
     let verified = ok(&pingan(&data, None, &["audit", "verify"]));
     assert!(verified.contains("intact"), "{verified}");
+    // The indicator aggregates kept with every action equal a recomputation
+    // from the event log, and a rebuild keeps them so.
+    let checked = ok(&pingan(&data, None, &["stats", "check"]));
+    assert!(checked.contains("match the event log"), "{checked}");
+    let rebuilt = ok(&pingan(&data, None, &["stats", "rebuild"]));
+    assert!(rebuilt.contains("rebuilt"), "{rebuilt}");
+    ok(&pingan(&data, None, &["stats", "check"]));
     let accounts = std::fs::read_to_string(data.join("demo-accounts.txt")).unwrap();
     let rows: Vec<Vec<&str>> = accounts.lines().map(|l| l.split('\t').collect()).collect();
     assert!(rows.iter().all(|r| r.len() == 4), "{accounts}");
