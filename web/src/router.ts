@@ -21,6 +21,8 @@ export const router = createRouter({
         { path: 'dashboard', name: 'dashboard', component: () => import('./views/Dashboard.vue') },
         { path: 'board', name: 'board', component: () => import('./views/Board.vue') },
         { path: 'patrols', name: 'patrols', component: () => import('./views/Patrols.vue') },
+        { path: 'mediation', name: 'mediation', component: () => import('./views/Mediation.vue') },
+        { path: 'mediation/cases/:id(\\d+)', name: 'mediation-case', component: () => import('./views/MediationCase.vue'), props: true },
       ],
     },
     {

@@ -4,6 +4,7 @@ import en from './en'
 import portal from './portal'
 import overview from './overview'
 import patrols from './patrols'
+import mediation from './mediation'
 
 export type Locale = 'zh-CN' | 'en'
 const KEY = 'pingan.locale'
@@ -18,8 +19,8 @@ export const i18n = createI18n({
   locale: savedLocale(),
   fallbackLocale: 'zh-CN',
   messages: {
-    'zh-CN': { ...zhCN, portal: portal['zh-CN'], ov: overview['zh-CN'], patrols: patrols['zh-CN'] },
-    en: { ...en, portal: portal.en, ov: overview.en, patrols: patrols.en },
+    'zh-CN': { ...zhCN, portal: portal['zh-CN'], ov: overview['zh-CN'], patrols: patrols['zh-CN'], med: mediation['zh-CN'] },
+    en: { ...en, portal: portal.en, ov: overview.en, patrols: patrols.en, med: mediation.en },
   },
   missingWarn: false,
   fallbackWarn: false,
