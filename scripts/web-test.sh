@@ -36,3 +36,4 @@ node tests/patrol.mjs
 node tests/keyboard.mjs
 node tests/responsive.mjs
 node tests/upload.mjs
+node tests/mediation.mjs
