@@ -38,4 +38,5 @@ node tests/patrol.mjs
 node tests/keyboard.mjs
 node tests/responsive.mjs
 node tests/upload.mjs
+node tests/mediation.mjs
 node tests/rental.mjs

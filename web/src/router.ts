@@ -25,6 +25,8 @@ export const router = createRouter({
         { path: 'rentals', name: 'rentals', component: () => import('./views/rentals/Rentals.vue') },
         { path: 'rentals/units/:id(\\d+)', name: 'rental-unit', component: () => import('./views/rentals/RentalUnit.vue'), props: true },
         { path: 'patrols', name: 'patrols', component: () => import('./views/Patrols.vue') },
+        { path: 'mediation', name: 'mediation', component: () => import('./views/Mediation.vue') },
+        { path: 'mediation/cases/:id(\\d+)', name: 'mediation-case', component: () => import('./views/MediationCase.vue'), props: true },
       ],
     },
     {

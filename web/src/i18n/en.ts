@@ -157,6 +157,7 @@ const en: typeof zh = {
     system: 'System',
   },
   state: {
+    in_mediation: 'In mediation',
     reported: 'Reported',
     registered: 'Registered',
     rejected: 'Rejected',
@@ -243,6 +244,7 @@ const en: typeof zh = {
     loadOfflineHint: 'Offline: showing what was loaded last',
   },
   action: {
+    refer_to_mediation: 'Refer to mediation', mediation_ended: 'Mediation ended',
     report: 'Report',
     register: 'Register',
     reject: 'Reject',

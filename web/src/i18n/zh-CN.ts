@@ -148,6 +148,7 @@ export default {
     system: '系统',
   },
   state: {
+    in_mediation: '调解中',
     reported: '待受理',
     registered: '已立案',
     rejected: '不予立案',
@@ -234,6 +235,7 @@ export default {
     loadOfflineHint: '离线：显示的是上次加载的内容',
   },
   action: {
+    refer_to_mediation: '转调解', mediation_ended: '调解结束',
     report: '上报',
     register: '立案',
     reject: '不予立案',
