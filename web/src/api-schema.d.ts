@@ -4718,23 +4718,23 @@ export interface operations {
     };
     mediation_list: {
         parameters: {
-            query?: never;
-            header?: never;
-            path: {
+            query?: {
                 /** @description Comma-separated states. */
-                state: string | null;
-                case_type: string | null;
+                state?: string;
+                case_type?: string;
                 /** @description Held by a committee, or about a place, under this region prefix. */
-                under: string | null;
-                committee_id: number | null;
+                under?: string;
+                committee_id?: number;
                 /** @description Only cases assigned to the caller. */
-                mine: boolean | null;
+                mine?: boolean;
                 /** @description Opened from / before (ms, UTC). */
-                from: number | null;
-                to: number | null;
-                after: string | null;
-                limit: number | null;
+                from?: number;
+                to?: number;
+                after?: string;
+                limit?: number;
             };
+            header?: never;
+            path?: never;
             cookie?: never;
         };
         requestBody?: never;
@@ -5032,15 +5032,15 @@ export interface operations {
     };
     mediation_committees: {
         parameters: {
-            query?: never;
-            header?: never;
-            path: {
+            query?: {
                 /**
                  * @description Committees under this region prefix (default: the caller's scope),
                  *     and those of the regions above it.
                  */
-                under: string | null;
+                under?: string;
             };
+            header?: never;
+            path?: never;
             cookie?: never;
         };
         requestBody?: never;
@@ -5104,15 +5104,15 @@ export interface operations {
     };
     mediation_stats: {
         parameters: {
-            query?: never;
-            header?: never;
-            path: {
+            query?: {
                 /** @description A region prefix within the caller's scope (default: the scope). */
-                under: string | null;
+                under?: string;
                 /** @description Cases opened from / before (ms, UTC); default the last 30 days. */
-                from: number | null;
-                to: number | null;
+                from?: number;
+                to?: number;
             };
+            header?: never;
+            path?: never;
             cookie?: never;
         };
         requestBody?: never;
@@ -5468,23 +5468,23 @@ export interface operations {
     };
     rental_search: {
         parameters: {
-            query?: never;
-            header?: never;
-            path: {
+            query?: {
                 /** @description A region code prefix (e.g. a township's 9 digits). */
-                under: string | null;
-                rent_min: number | null;
-                rent_max: number | null;
-                area_min: number | null;
-                area_max: number | null;
-                street_facing: boolean | null;
+                under?: string;
+                rent_min?: number;
+                rent_max?: number;
+                area_min?: number;
+                area_max?: number;
+                street_facing?: boolean;
                 /** @description true: only units tenants may move into now (default: every listed unit). */
-                vacant: boolean | null;
+                vacant?: boolean;
                 /** @description west,south,east,north in WGS-84, for a map. */
-                bbox: string | null;
-                after: string | null;
-                limit: number | null;
+                bbox?: string;
+                after?: string;
+                limit?: number;
             };
+            header?: never;
+            path?: never;
             cookie?: never;
         };
         requestBody?: never;
@@ -5509,23 +5509,23 @@ export interface operations {
     };
     rental_geojson: {
         parameters: {
-            query?: never;
-            header?: never;
-            path: {
+            query?: {
                 /** @description A region code prefix (e.g. a township's 9 digits). */
-                under: string | null;
-                rent_min: number | null;
-                rent_max: number | null;
-                area_min: number | null;
-                area_max: number | null;
-                street_facing: boolean | null;
+                under?: string;
+                rent_min?: number;
+                rent_max?: number;
+                area_min?: number;
+                area_max?: number;
+                street_facing?: boolean;
                 /** @description true: only units tenants may move into now (default: every listed unit). */
-                vacant: boolean | null;
+                vacant?: boolean;
                 /** @description west,south,east,north in WGS-84, for a map. */
-                bbox: string | null;
-                after: string | null;
-                limit: number | null;
+                bbox?: string;
+                after?: string;
+                limit?: number;
             };
+            header?: never;
+            path?: never;
             cookie?: never;
         };
         requestBody?: never;
@@ -5707,14 +5707,14 @@ export interface operations {
     };
     rental_overview: {
         parameters: {
-            query?: never;
-            header?: never;
-            path: {
+            query?: {
                 /** @description township, village (default) or grid. */
-                level: string | null;
+                level?: string;
                 /** @description A region prefix within the caller's scope (default: the whole scope). */
-                under: string | null;
+                under?: string;
             };
+            header?: never;
+            path?: never;
             cookie?: never;
         };
         requestBody?: never;
@@ -5897,17 +5897,17 @@ export interface operations {
     };
     rental_rounds: {
         parameters: {
-            query?: never;
-            header?: never;
-            path: {
+            query?: {
                 /**
                  * @description Also list units falling due within this many hours (0-168, default 12:
                  *     tonight's round).
                  */
-                within_hours: number | null;
-                after: string | null;
-                limit: number | null;
+                within_hours?: number;
+                after?: string;
+                limit?: number;
             };
+            header?: never;
+            path?: never;
             cookie?: never;
         };
         requestBody?: never;
@@ -6017,17 +6017,17 @@ export interface operations {
     };
     rental_units: {
         parameters: {
-            query?: never;
-            header?: never;
-            path: {
-                property_id: number | null;
+            query?: {
+                property_id?: number;
                 /** @description One state, e.g. `vacant`. */
-                state: string | null;
+                state?: string;
                 /** @description A region or grid code prefix within the caller's scope. */
-                under: string | null;
-                after: string | null;
-                limit: number | null;
+                under?: string;
+                after?: string;
+                limit?: number;
             };
+            header?: never;
+            path?: never;
             cookie?: never;
         };
         requestBody?: never;
@@ -6393,12 +6393,13 @@ export interface operations {
     };
     rental_tenancies: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description Only tenants registered now. */
+                active?: boolean;
+            };
             header?: never;
             path: {
                 id: number;
-                /** @description Only tenants registered now. */
-                active: boolean | null;
             };
             cookie?: never;
         };

@@ -583,6 +583,7 @@ fn case_audiences(committee: i64, mediators: &[i64]) -> Vec<String> {
 // ---------------------------------------------------------------- committees
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct CommitteeQuery {
     /// Committees under this region prefix (default: the caller's scope),
     /// and those of the regions above it.
@@ -1034,6 +1035,7 @@ pub async fn create(
 // ---------------------------------------------------------------- reading
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct CaseListQuery {
     /// Comma-separated states.
     pub state: Option<String>,
@@ -2172,6 +2174,7 @@ pub async fn sweep(state: &AppState, now: i64) -> Result<u64, pingan_storage::St
 // ---------------------------------------------------------------- statistics
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct StatsQuery {
     /// A region prefix within the caller's scope (default: the scope).
     pub under: Option<String>,

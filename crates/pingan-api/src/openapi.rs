@@ -161,6 +161,18 @@ mod tests {
             .flat_map(|ops| ops.as_object().unwrap().values())
             .filter_map(|op| op["operationId"].as_str())
             .collect();
+        // Query structs must say so: utoipa otherwise lists their fields as path parameters.
+        for (path, ops) in value["paths"].as_object().unwrap() {
+            for op in ops.as_object().unwrap().values() {
+                for param in op["parameters"].as_array().into_iter().flatten() {
+                    let name = param["name"].as_str().unwrap();
+                    assert!(
+                        param["in"] != "path" || path.contains(&format!("{{{name}}}")),
+                        "{path}: {name} is no path parameter (add #[into_params(parameter_in = Query)])"
+                    );
+                }
+            }
+        }
         ids.sort_unstable();
         let repeated: Vec<&&str> = ids
             .windows(2)

@@ -816,6 +816,7 @@ pub async fn change_details(
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct UnitListQuery {
     pub property_id: Option<i64>,
     /// One state, e.g. `vacant`.
@@ -1278,6 +1279,7 @@ pub async fn photo(
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct RoundsQuery {
     /// Also list units falling due within this many hours (0-168, default 12:
     /// tonight's round).
@@ -1503,6 +1505,7 @@ pub async fn register(
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct TenancyListQuery {
     /// Only tenants registered now.
     pub active: Option<bool>,
@@ -1624,6 +1627,7 @@ pub async fn lookup(
 // ---------------------------------------------------------------- overview
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct OverviewQuery {
     /// township, village (default) or grid.
     pub level: Option<String>,
@@ -1962,6 +1966,7 @@ async fn listings(state: &AppState, units: Vec<RentalUnit>) -> ApiResult<Vec<Lis
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct SearchQuery {
     /// A region code prefix (e.g. a township's 9 digits).
     pub under: Option<String>,
