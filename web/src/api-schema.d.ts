@@ -3075,14 +3075,14 @@ export interface components {
              *     ties share a rank; null without a value.
              */
             rank?: number | null;
-            ranks: Record<string, unknown>;
+            ranks?: Record<string, unknown>;
             /**
              * Format: double
              * @description The chosen indicator's value (or the composite score).
              */
             value?: number | null;
-            /** @description Every indicator's value and rank by id. */
-            values: Record<string, unknown>;
+            /** @description Every indicator's value and rank by id, with `all=true`. */
+            values?: Record<string, unknown>;
         };
         /** @description Sibling regions ranked. */
         Ranking: {
@@ -5599,6 +5599,8 @@ export interface operations {
                  *     composite index by default.
                  */
                 indicator?: string;
+                /** @description Also give every indicator's value and rank per region (`true`). */
+                all?: boolean;
             };
             header?: never;
             path?: never;

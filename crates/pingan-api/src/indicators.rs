@@ -662,6 +662,8 @@ pub struct RankingQuery {
     /// Order by this indicator (its ids as in the definitions); by the
     /// composite index by default.
     pub indicator: Option<String>,
+    /// Also give every indicator's value and rank per region (`true`).
+    pub all: Option<bool>,
 }
 
 /// A ranked region.
@@ -677,10 +679,12 @@ pub struct RankedRegion {
     /// Composite score 0-100 and its rank.
     pub composite: Option<f64>,
     pub composite_rank: Option<u32>,
-    /// Every indicator's value and rank by id.
+    /// Every indicator's value and rank by id, with `all=true`.
     #[schema(value_type = Object)]
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub values: BTreeMap<&'static str, Option<f64>>,
     #[schema(value_type = Object)]
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub ranks: BTreeMap<&'static str, Option<u32>>,
 }
 
@@ -822,8 +826,9 @@ pub async fn rankings(
     let n = sib.regions.len();
     let scores = indicators::composite(&index, &|r, i| sib.counters[r].value(i), n);
     let composite_ranks = indicators::rank(&scores, Better::Higher);
+    let all = q.all.unwrap_or(false);
     let mut ranks_by: BTreeMap<Indicator, Vec<Option<u32>>> = BTreeMap::new();
-    for &i in Indicator::ALL {
+    for &i in Indicator::ALL.iter().filter(|&&i| all || Some(i) == chosen) {
         let vals: Vec<Option<f64>> = sib.counters.iter().map(|c| c.value(i)).collect();
         ranks_by.insert(i, indicators::rank(&vals, i.better()));
     }
@@ -844,13 +849,15 @@ pub async fn rankings(
                 value,
                 composite: scores[r],
                 composite_rank: composite_ranks[r],
-                values: Indicator::ALL
-                    .iter()
+                values: ranks_by
+                    .keys()
+                    .filter(|_| all)
                     .map(|&i| (i.as_str(), c.value(i)))
                     .collect(),
-                ranks: Indicator::ALL
+                ranks: ranks_by
                     .iter()
-                    .map(|&i| (i.as_str(), ranks_by[&i][r]))
+                    .filter(|_| all)
+                    .map(|(&i, ranks)| (i.as_str(), ranks[r]))
                     .collect(),
             }
         })

@@ -631,10 +631,23 @@ async fn rankings_warnings_and_settings(store: Arc<dyn Store>) {
     let composite = get(
         &f,
         &leader,
-        &format!("/api/v1/rankings?parent=330102&{month}"),
+        &format!("/api/v1/rankings?parent=330102&{month}&all=true"),
     )
     .await;
     assert_eq!(composite["indicator"], "composite");
+    let a = composite["regions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["code"] == "330102001000")
+        .unwrap();
+    assert_eq!(
+        (
+            a["values"]["received"].as_f64(),
+            a["ranks"]["received"].as_u64()
+        ),
+        (Some(2.0), Some(1))
+    );
 
     // Warnings with the shipped rules, then with an admin's.
     let w = get(
