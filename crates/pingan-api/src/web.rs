@@ -36,12 +36,12 @@ pub fn serve(assets: Assets, uri: &Uri) -> Response {
             }
         },
     };
-    // A missing file with an extension is a missing file, not an app route.
+    // A missing file of a kind we serve is a missing file, not an app route;
+    // other dots belong to routes (a rental's public token is `id.signature`).
     if found.is_none()
-        && path
-            .rsplit('/')
-            .next()
-            .is_some_and(|last| last.contains('.'))
+        && path.rsplit('/').next().is_some_and(|last| {
+            last.contains('.') && content_type(last) != "application/octet-stream"
+        })
     {
         return page(
             StatusCode::NOT_FOUND,
@@ -130,7 +130,7 @@ mod tests {
             .to_str()
             .unwrap()
             .contains("immutable"));
-        for route in ["/", "/matters/42", "/login"] {
+        for route in ["/", "/matters/42", "/login", "/rental/1.X68vbWrtUvCWoSDE"] {
             let page = get(ASSETS, route);
             assert_eq!(page.status(), StatusCode::OK, "{route}");
             assert_eq!(
