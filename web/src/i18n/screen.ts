@@ -27,10 +27,6 @@ export default {
     noMatters: '暂无事件',
     noData: '暂无数据',
     updated: '更新于 {time}',
-    action: {
-      reported: '新上报', created: '新上报', registered: '立案', dispatched: '派遣', accepted: '签收', handled: '处置',
-      verified: '核查', closed: '结案', rejected: '不予立案', returned: '退回', escalated: '上报', updated: '更新',
-    },
   },
   en: {
     nav: 'Command screen',
@@ -59,9 +55,5 @@ export default {
     noMatters: 'No matters yet',
     noData: 'No data',
     updated: 'Updated {time}',
-    action: {
-      reported: 'Reported', created: 'Reported', registered: 'Registered', dispatched: 'Dispatched', accepted: 'Accepted', handled: 'Handled',
-      verified: 'Verified', closed: 'Closed', rejected: 'Rejected', returned: 'Returned', escalated: 'Escalated', updated: 'Updated',
-    },
   },
 }
