@@ -38,5 +38,6 @@ node tests/patrol.mjs
 node tests/keyboard.mjs
 node tests/responsive.mjs
 node tests/upload.mjs
+node tests/screen.mjs
 node tests/mediation.mjs
 node tests/rental.mjs

@@ -11,6 +11,8 @@ export const router = createRouter({
     { path: '/c/track/:code?', name: 'portal-track', component: () => import('./views/portal/PortalTrack.vue'), props: true, meta: { public: true } },
     { path: '/c/rentals', name: 'portal-rentals', component: () => import('./views/rentals/PublicRentals.vue'), meta: { public: true } },
     { path: '/rental/:token', name: 'rental-listing', component: () => import('./views/rentals/PublicListing.vue'), props: true, meta: { public: true } },
+    // The command-centre data screen (大屏): full screen, no desk chrome.
+    { path: '/screen/:code(\\d+)?', name: 'screen', component: () => import('./views/Screen.vue'), props: true },
     {
       path: '/',
       component: () => import('./views/Layout.vue'),

@@ -41,6 +41,7 @@ const PAGES = [
   { name: 'rental-unit', path: (c) => c.rental && `/rentals/units/${c.rental.id}`, as: ['operator', 'leader'], ready: '[data-test=unit-page][data-state=ready]', chrome: DESKTOP_CHROME },
   { name: 'mediation', path: '/mediation', as: ['operator', 'leader'], ready: '[data-test=mediation][data-state=ready]', chrome: DESKTOP_CHROME },
   { name: 'mediation-case', path: '/mediation/cases/1', as: ['operator', 'leader'], ready: '[data-test=case-state]', chrome: DESKTOP_CHROME },
+  { name: 'screen', path: '/screen', as: ['operator', 'leader'], ready: '[data-test=screen][data-state=ready]', chrome: ['.scr-head .scr-left', '.scr-live', '.panel h3', '.rank th', '.legend'] },
   { name: 'm-home', path: '/m', as: ['grid'], ready: '[data-test=grid-total]', chrome: PHONE_CHROME },
   { name: 'm-report', path: '/m/report', as: ['grid'], ready: '[data-test=report-submit]', chrome: PHONE_CHROME },
   { name: 'm-tasks', path: '/m/tasks', as: ['grid'], ready: '[data-test=m-mine]', chrome: PHONE_CHROME },

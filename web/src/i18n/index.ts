@@ -6,6 +6,7 @@ import overview from './overview'
 import patrols from './patrols'
 import rentals from './rentals'
 import mediation from './mediation'
+import screen from './screen'
 
 export type Locale = 'zh-CN' | 'en'
 const KEY = 'pingan.locale'
@@ -20,8 +21,8 @@ export const i18n = createI18n({
   locale: savedLocale(),
   fallbackLocale: 'zh-CN',
   messages: {
-    'zh-CN': { ...zhCN, portal: portal['zh-CN'], ov: overview['zh-CN'], patrols: patrols['zh-CN'], rentals: rentals['zh-CN'], med: mediation['zh-CN'] },
-    en: { ...en, portal: portal.en, ov: overview.en, patrols: patrols.en, rentals: rentals.en, med: mediation.en },
+    'zh-CN': { ...zhCN, portal: portal['zh-CN'], ov: overview['zh-CN'], patrols: patrols['zh-CN'], rentals: rentals['zh-CN'], med: mediation['zh-CN'], screen: screen['zh-CN'] },
+    en: { ...en, portal: portal.en, ov: overview.en, patrols: patrols.en, rentals: rentals.en, med: mediation.en, screen: screen.en },
   },
   missingWarn: false,
   fallbackWarn: false,
