@@ -1260,6 +1260,78 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/reports": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Monthly reports of the counties and cities in the caller's scope, newest
+         *     month first.
+         */
+        get: operations["list"];
+        put?: never;
+        /** Makes (or makes again) the report of a county or city for a month, now. */
+        post: operations["create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/reports/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One report's details. */
+        get: operations["one"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/reports/{id}/pdf": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The report as a PDF. */
+        get: operations["report_pdf"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/reports/{id}/xlsx": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The report's tables as an XLSX workbook. */
+        get: operations["report_xlsx"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/track/{code}": {
         parameters: {
             query?: never;
@@ -2125,6 +2197,16 @@ export interface components {
             expires_at: number;
             /** @description Opaque session token; send it as `Authorization: Bearer TOKEN`. */
             token: string;
+        };
+        /** @description Make a report now. */
+        MakeReport: {
+            /**
+             * @description `YYYY-MM`, not after the current month (a month not yet over is
+             *     reported up to now).
+             */
+            month: string;
+            /** @description A county or city code (12 digits) within the caller's scope. */
+            region: string;
         };
         /**
          * @description A region's map: its outline, and one feature per child (a region, or a
@@ -3202,6 +3284,42 @@ export interface components {
              * @description Send it back with an action, an inspection or a check-in.
              */
             version: number;
+        };
+        ReportList: {
+            items: components["schemas"]["ReportView"][];
+            /** @description Pass as `after` for the next page; null on the last. */
+            next?: string | null;
+        };
+        /** @description A stored monthly report (its files are downloaded separately). */
+        ReportView: {
+            /** Format: int64 */
+            id: number;
+            /** @description city or county. */
+            level: string;
+            /**
+             * Format: int64
+             * @description When it was made (UTC ms).
+             */
+            made_at: number;
+            /** Format: int64 */
+            made_by?: number | null;
+            /** @description `YYYY-MM`. */
+            month: string;
+            /** @description schedule, request or cli. */
+            origin: string;
+            /** @description The region's overall warning colour that month: green, yellow or red. */
+            overall: string;
+            /** Format: int64 */
+            pdf_bytes: number;
+            /** Format: int64 */
+            pdf_pages: number;
+            /** @description Where to download the files. */
+            pdf_url: string;
+            region_code: string;
+            region_name: string;
+            /** Format: int64 */
+            xlsx_bytes: number;
+            xlsx_url: string;
         };
         RevealedPhone: {
             phone: string;
@@ -6482,6 +6600,208 @@ export interface operations {
             };
             /** @description Unit not lettable (unit_action_not_allowed_in_state), occupancy_limit_exceeded, tenant_already_registered or stale_version */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    list: {
+        parameters: {
+            query?: {
+                /** @description Only this month, `YYYY-MM`. */
+                month?: string;
+                /** @description The cursor from the previous page. */
+                after?: string;
+                /** @description 1-200, default 50. */
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ReportList"];
+                };
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    create: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["MakeReport"];
+            };
+        };
+        responses: {
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ReportView"];
+                };
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    one: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ReportView"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    report_pdf: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The report */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/pdf": unknown;
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    report_xlsx: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The tables */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": unknown;
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -251,6 +251,7 @@ fn what_zh(what: &str) -> &'static str {
         "rental unit" => "该出租房间",
         "tenancy" => "该入住登记",
         "listing" => "该房源",
+        "report" => "该月报",
         _ => "所请求的资源",
     }
 }

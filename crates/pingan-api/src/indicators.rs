@@ -511,7 +511,7 @@ async fn report_region(
 }
 
 /// The level of the regions one below a prefix of this length.
-fn child_level(prefix_len: usize) -> Option<Level> {
+pub(crate) fn child_level(prefix_len: usize) -> Option<Level> {
     match prefix_len {
         2 => Some(Level::City),
         4 => Some(Level::County),
@@ -738,30 +738,8 @@ async fn siblings(
 ) -> ApiResult<(Siblings, Vec<Vec<Counters>>)> {
     let (prefix, parent) = report_region(state, caller, parent).await?;
     let level = parse_level(level, prefix.len())?;
-    let regions = state
-        .store
-        .regions_at_level(&caller.scope, &prefix, level)
-        .await?;
-    let digits = level.significant_digits();
-    let mut per_span = Vec::with_capacity(spans.len());
-    for span in spans {
-        let rows = sums(
-            state,
-            &caller.scope,
-            &prefix,
-            span.period,
-            None,
-            CellGroup::Region(digits),
-        )
-        .await?;
-        let map: HashMap<String, Counters> = rows.into_iter().collect();
-        per_span.push(
-            regions
-                .iter()
-                .map(|r| map.get(&prefix_of(r)).copied().unwrap_or_default())
-                .collect::<Vec<_>>(),
-        );
-    }
+    let periods: Vec<Period> = spans.iter().map(|s| s.period).collect();
+    let (regions, per_span) = sibling_sums(state, &caller.scope, &prefix, level, &periods).await?;
     let counters = per_span.first().cloned().unwrap_or_default();
     Ok((
         Siblings {
@@ -774,7 +752,69 @@ async fn siblings(
     ))
 }
 
-async fn composite_index(state: &AppState) -> ApiResult<(Option<i64>, IndexNode)> {
+/// The regions of `level` under `prefix` and their sums per period, in the
+/// same order.
+pub(crate) async fn sibling_sums(
+    state: &AppState,
+    scope: &Scope,
+    prefix: &str,
+    level: Level,
+    periods: &[Period],
+) -> ApiResult<(Vec<Region>, Vec<Vec<Counters>>)> {
+    let regions = state.store.regions_at_level(scope, prefix, level).await?;
+    let digits = level.significant_digits();
+    let mut per_span = Vec::with_capacity(periods.len());
+    for period in periods {
+        let rows = sums(
+            state,
+            scope,
+            prefix,
+            *period,
+            None,
+            CellGroup::Region(digits),
+        )
+        .await?;
+        let map: HashMap<String, Counters> = rows.into_iter().collect();
+        per_span.push(
+            regions
+                .iter()
+                .map(|r| map.get(&prefix_of(r)).copied().unwrap_or_default())
+                .collect::<Vec<_>>(),
+        );
+    }
+    Ok((regions, per_span))
+}
+
+/// Each region assessed by the rules, from its sums over the period, the
+/// previous one and the same one a year before (`per_span` in that order),
+/// the median taken over the regions.
+pub(crate) fn assess_regions(
+    rules: &[WarningRule],
+    per_span: &[Vec<Counters>],
+) -> Vec<indicators::Assessment> {
+    let medians: HashMap<Indicator, Option<f64>> = rules
+        .iter()
+        .map(|r| {
+            let vals: Vec<f64> = per_span[0]
+                .iter()
+                .filter_map(|c| c.value(r.indicator))
+                .collect();
+            (r.indicator, indicators::median(&vals))
+        })
+        .collect();
+    (0..per_span[0].len())
+        .map(|r| {
+            indicators::assess(rules, &|i| Comparison {
+                value: per_span[0][r].value(i),
+                previous: per_span[1][r].value(i),
+                last_year: per_span[2][r].value(i),
+                siblings_median: medians.get(&i).copied().flatten(),
+            })
+        })
+        .collect()
+}
+
+pub(crate) async fn composite_index(state: &AppState) -> ApiResult<(Option<i64>, IndexNode)> {
     match state.store.latest_setting(INDEX_SETTING).await? {
         Some((v, body)) => Ok((
             Some(v),
@@ -784,7 +824,7 @@ async fn composite_index(state: &AppState) -> ApiResult<(Option<i64>, IndexNode)
     }
 }
 
-async fn warning_rules(state: &AppState) -> ApiResult<(Option<i64>, Vec<WarningRule>)> {
+pub(crate) async fn warning_rules(state: &AppState) -> ApiResult<(Option<i64>, Vec<WarningRule>)> {
     match state.store.latest_setting(RULES_SETTING).await? {
         Some((v, body)) => Ok((
             Some(v),
@@ -932,7 +972,7 @@ pub struct Warnings {
     pub regions: Vec<RegionWarning>,
 }
 
-fn colour_str(c: Colour) -> &'static str {
+pub(crate) fn colour_str(c: Colour) -> &'static str {
     match c {
         Colour::Green => "green",
         Colour::Yellow => "yellow",
@@ -940,7 +980,7 @@ fn colour_str(c: Colour) -> &'static str {
     }
 }
 
-fn basis_str(b: Basis) -> &'static str {
+pub(crate) fn basis_str(b: Basis) -> &'static str {
     match b {
         Basis::Absolute => "absolute",
         Basis::PreviousPeriod => "previous_period",
@@ -970,48 +1010,30 @@ pub async fn warnings(
     let spans = [span, span.previous(), span.year_before()];
     let (sib, per_span) = siblings(&state, &caller, q.parent, q.level.as_deref(), &spans).await?;
     let (rules_version, rules) = warning_rules(&state).await?;
-    let medians: HashMap<Indicator, Option<f64>> = rules
-        .iter()
-        .map(|r| {
-            let vals: Vec<f64> = sib
-                .counters
-                .iter()
-                .filter_map(|c| c.value(r.indicator))
-                .collect();
-            (r.indicator, indicators::median(&vals))
-        })
-        .collect();
+    let assessed = assess_regions(&rules, &per_span);
     let regions = sib
         .regions
         .iter()
-        .enumerate()
-        .map(|(r, region)| {
-            let a = indicators::assess(&rules, &|i| Comparison {
-                value: per_span[0][r].value(i),
-                previous: per_span[1][r].value(i),
-                last_year: per_span[2][r].value(i),
-                siblings_median: medians.get(&i).copied().flatten(),
-            });
-            RegionWarning {
-                code: region.code.clone(),
-                name: region.name.clone(),
-                overall: colour_str(a.overall).into(),
-                indicators: a.indicators.iter().map(|(i, c)| (i.as_str(), *c)).collect(),
-                reasons: a
-                    .reasons
-                    .into_iter()
-                    .map(|x| ReasonView {
-                        indicator: x.indicator.as_str().into(),
-                        basis: basis_str(x.basis).into(),
-                        colour: colour_str(x.colour).into(),
-                        value: x.value,
-                        base: x.base,
-                        worse_by: x.worse_by,
-                        text_zh: x.text_zh,
-                        text_en: x.text_en,
-                    })
-                    .collect(),
-            }
+        .zip(assessed)
+        .map(|(region, a)| RegionWarning {
+            code: region.code.clone(),
+            name: region.name.clone(),
+            overall: colour_str(a.overall).into(),
+            indicators: a.indicators.iter().map(|(i, c)| (i.as_str(), *c)).collect(),
+            reasons: a
+                .reasons
+                .into_iter()
+                .map(|x| ReasonView {
+                    indicator: x.indicator.as_str().into(),
+                    basis: basis_str(x.basis).into(),
+                    colour: colour_str(x.colour).into(),
+                    value: x.value,
+                    base: x.base,
+                    worse_by: x.worse_by,
+                    text_zh: x.text_zh,
+                    text_en: x.text_en,
+                })
+                .collect(),
         })
         .collect();
     Ok(Json(Warnings {

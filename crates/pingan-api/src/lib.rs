@@ -20,11 +20,13 @@ pub mod pdf;
 pub mod photos;
 pub mod portal;
 pub mod rentals;
+pub mod reports;
 pub mod routes;
 pub mod scheduler;
 pub mod state;
 pub mod views;
 pub mod web;
+pub mod xlsx;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -130,6 +132,10 @@ fn build_router(state: AppState, assets: Option<web::Assets>) -> Router {
             get(indicators::indicator_definitions),
         )
         .route("/api/v1/rankings", get(indicators::rankings))
+        .route("/api/v1/reports", get(reports::list).post(reports::create))
+        .route("/api/v1/reports/{id}", get(reports::one))
+        .route("/api/v1/reports/{id}/pdf", get(reports::pdf_file))
+        .route("/api/v1/reports/{id}/xlsx", get(reports::xlsx_file))
         .route("/api/v1/alerts", get(indicators::alerts))
         .route(
             "/api/v1/alert-settings",

@@ -4,7 +4,7 @@ use utoipa::{Modify, OpenApi};
 
 use crate::{
     auth, categories, imports, indicators, live, matters, mediation, notify, overview, patrols,
-    photos, portal, rentals, routes, views,
+    photos, portal, rentals, reports, routes, views,
 };
 
 #[derive(OpenApi)]
@@ -58,6 +58,11 @@ use crate::{
         indicators::alerts,
         indicators::get_alert_settings,
         indicators::put_alert_settings,
+        reports::list,
+        reports::create,
+        reports::one,
+        reports::pdf_file,
+        reports::xlsx_file,
         patrols::create,
         patrols::list,
         patrols::get,

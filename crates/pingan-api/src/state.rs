@@ -38,6 +38,8 @@ pub struct ApiConfig {
     /// `https://pingan.example.gov.cn`), for the links in rental QR codes;
     /// without it the request's Host header is used.
     pub public_url: Option<String>,
+    /// When the monthly reports are made (the 15th, 08:00 Asia/Shanghai).
+    pub report_schedule: pingan_domain::report::ReportSchedule,
 }
 
 impl Default for ApiConfig {
@@ -54,6 +56,7 @@ impl Default for ApiConfig {
             demo_codes: false,
             tenant_retention_days: 180,
             public_url: None,
+            report_schedule: Default::default(),
         }
     }
 }

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use axum::http::{Method, StatusCode};
 use common::*;
-use pingan_api::matters::{self, ActionRequest, NewMatterRequest};
+use pingan_api::matters::{self, NewMatterRequest};
 use pingan_api::scheduler::sweep;
 use pingan_domain::calendar::LocalDate;
 use pingan_domain::indicators::{Counters, GAUGE_DAY};
@@ -31,14 +31,6 @@ const DAY: i64 = 24 * HOUR;
 /// Monday 2 November 2026, 09:00 in Shanghai.
 fn t0() -> i64 {
     LocalDate::new(2026, 11, 2).unwrap().start_utc_ms() + 9 * HOUR
-}
-
-async fn account(f: &Fixture, name: &str) -> Account {
-    f.store
-        .account_by_username(&Scope::everywhere(), name)
-        .await
-        .unwrap()
-        .unwrap()
 }
 
 async fn county_leader(f: &Fixture) -> String {
@@ -67,24 +59,6 @@ async fn file(f: &Fixture, who: &Account, grid: &str, at: i64) -> i64 {
     .unwrap();
     let (m, _) = matters::file_report(&f.state, who, req, at).await.unwrap();
     m.id
-}
-
-async fn act(f: &Fixture, who: &Account, id: i64, action: &str, at: i64, extra: Value) {
-    let version = f
-        .store
-        .matter(&Scope::everywhere(), id)
-        .await
-        .unwrap()
-        .unwrap()
-        .version;
-    let mut req = json!({"action": action, "version": version});
-    req.as_object_mut()
-        .unwrap()
-        .extend(extra.as_object().unwrap().clone());
-    let req: ActionRequest = serde_json::from_value(req).unwrap();
-    matters::perform(&f.state, who, id, req, at)
-        .await
-        .unwrap_or_else(|e| panic!("{action}: {e:?}"));
 }
 
 async fn get(f: &Fixture, token: &str, uri: &str) -> Value {

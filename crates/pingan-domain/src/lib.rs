@@ -13,6 +13,7 @@ pub mod mediation;
 pub mod notice;
 pub mod random;
 pub mod rental;
+pub mod report;
 pub mod role;
 pub mod scope;
 pub mod unit;

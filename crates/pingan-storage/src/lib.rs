@@ -11,6 +11,7 @@ pub mod photos;
 mod postgres;
 mod queries;
 pub mod rental;
+pub mod reports;
 mod sqlite;
 pub mod testing;
 mod types;
@@ -25,6 +26,7 @@ pub use personal::{KeyError, PersonalDataKeys};
 pub use photos::{PhotoError, PhotoInfo, PhotoKind, PhotoStore, StoredPhoto};
 pub use postgres::PgStore;
 pub use rental::RentalStore;
+pub use reports::{MonthlyReport, NewMonthlyReport, ReportFile, ReportStore};
 pub use sqlite::SqliteStore;
 pub use types::*;
 
@@ -63,7 +65,7 @@ pub async fn open(url: &str, keys: PersonalDataKeys) -> Result<Arc<dyn Store>> {
 /// Everything Pingan keeps. Region-bound reads and writes take the caller's
 /// scope and never return or touch rows outside it.
 #[async_trait]
-pub trait Store: RentalStore + Send + Sync + std::fmt::Debug {
+pub trait Store: RentalStore + ReportStore + Send + Sync + std::fmt::Debug {
     /// Which backend this is: `sqlite` or `postgres`.
     fn backend(&self) -> &'static str;
 

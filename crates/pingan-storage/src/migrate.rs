@@ -73,6 +73,11 @@ pub(crate) const SQLITE: &[Migration] = &[
         name: "indicators",
         sql: include_str!("../migrations/sqlite/0011_indicators.sql"),
     },
+    Migration {
+        version: 13,
+        name: "monthly_reports",
+        sql: include_str!("../migrations/sqlite/0013_monthly_reports.sql"),
+    },
 ];
 
 pub(crate) const POSTGRES: &[Migration] = &[
@@ -130,6 +135,11 @@ pub(crate) const POSTGRES: &[Migration] = &[
         version: 11,
         name: "indicators",
         sql: include_str!("../migrations/postgres/0011_indicators.sql"),
+    },
+    Migration {
+        version: 13,
+        name: "monthly_reports",
+        sql: include_str!("../migrations/postgres/0013_monthly_reports.sql"),
     },
 ];
 

@@ -58,3 +58,4 @@ impl PgStore {
 
 crate::queries::store_impl!(PgStore, sqlx::Postgres, "postgres");
 crate::rental::rental_impl!(PgStore, sqlx::Postgres, "postgres");
+crate::reports::report_impl!(PgStore, sqlx::Postgres);

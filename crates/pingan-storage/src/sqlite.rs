@@ -64,3 +64,4 @@ impl SqliteStore {
 
 crate::queries::store_impl!(SqliteStore, sqlx::Sqlite, "sqlite");
 crate::rental::rental_impl!(SqliteStore, sqlx::Sqlite, "sqlite");
+crate::reports::report_impl!(SqliteStore, sqlx::Sqlite);

@@ -66,6 +66,9 @@ pub enum Command {
     /// purge) as of a moment: to catch up by hand, or to try what a date
     /// will bring on a copy of the data. The server runs it every 30 s.
     Sweep(SweepArgs),
+    /// Make the monthly safety report of a county or city: keep it (the
+    /// leader view lists it) and write its PDF and XLSX into a folder.
+    Report(ReportArgs),
     /// Maintain the indicator aggregates.
     #[command(subcommand)]
     Stats(StatsCommand),
@@ -108,6 +111,19 @@ pub struct SweepArgs {
     /// such as 2027-01-31T09:00:00+08:00 [default: now].
     #[arg(long)]
     pub at: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// The county or city, a 12-digit code such as 330681000000.
+    #[arg(long)]
+    pub region: String,
+    /// The month, YYYY-MM.
+    #[arg(long)]
+    pub month: String,
+    /// Where to write the PDF and XLSX.
+    #[arg(long, default_value = ".")]
+    pub out: PathBuf,
 }
 
 #[derive(Debug, Args)]
@@ -241,6 +257,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Keys(KeysCommand::Rotate) => crate::tools::rotate_keys(&settings).await,
         Command::Audit(AuditCommand::Verify) => crate::tools::verify_log(&settings).await,
         Command::Sweep(args) => crate::tools::sweep(&settings, args.at.as_deref()).await,
+        Command::Report(args) => crate::tools::report(&settings, args).await,
         Command::Stats(StatsCommand::Rebuild) => crate::tools::rebuild_stats(&settings).await,
         Command::Stats(StatsCommand::Check) => crate::tools::check_stats(&settings).await,
         Command::BenchIndicators {

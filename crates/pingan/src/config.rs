@@ -22,6 +22,10 @@ struct FileSettings {
     tenant_retention_days: Option<i64>,
     /// The address the public reaches the server at, for rental QR codes.
     public_url: Option<String>,
+    /// Day of the month (1-28) and hour (0-23, Asia/Shanghai) the monthly
+    /// reports are made, for the month before.
+    report_day: Option<u8>,
+    report_hour: Option<u8>,
 }
 
 #[derive(Debug, Clone)]
@@ -33,6 +37,7 @@ pub struct Settings {
     pub secure_cookies: bool,
     pub tenant_retention_days: i64,
     pub public_url: Option<String>,
+    pub report_schedule: pingan_domain::report::ReportSchedule,
 }
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
@@ -74,6 +79,11 @@ impl Settings {
             (1..=3650).contains(&retention),
             "tenant_retention_days must be 1-3650, not {retention}"
         );
+        let (day, hour) = (file.report_day.unwrap_or(15), file.report_hour.unwrap_or(8));
+        let report_schedule =
+            pingan_domain::report::ReportSchedule::new(day, hour).with_context(|| {
+                format!("report_day must be 1-28 and report_hour 0-23, not {day} and {hour}")
+            })?;
         let listen = file
             .listen
             .unwrap_or_else(|| DEFAULT_LISTEN.parse().expect("valid default address"));
@@ -84,6 +94,7 @@ impl Settings {
             secure_cookies: file.secure_cookies.unwrap_or(false),
             tenant_retention_days: retention,
             public_url: file.public_url,
+            report_schedule,
             data,
         })
     }

@@ -40,6 +40,7 @@ pub async fn run_server(
     let refresher = pingan_api::spawn_index_refresher(state.clone(), Duration::from_secs(10));
     let scheduler = pingan_api::scheduler::spawn(state.clone(), Duration::from_secs(30));
     let notifier = pingan_api::notify::spawn_notifier(state.clone());
+    let reports = pingan_api::reports::spawn(state.clone(), Duration::from_secs(300));
     let app = pingan_api::router_with_web(state, web::WEB);
     let listener = tokio::net::TcpListener::bind(listen)
         .await
@@ -58,6 +59,7 @@ pub async fn run_server(
     refresher.abort();
     scheduler.abort();
     notifier.abort();
+    reports.abort();
     tracing::info!("stopped");
     Ok(())
 }
@@ -76,6 +78,7 @@ pub async fn app_state(
         demo_codes: demo,
         tenant_retention_days: settings.tenant_retention_days,
         public_url: settings.public_url.clone(),
+        report_schedule: settings.report_schedule,
         ..ApiConfig::default()
     };
     let state = AppState::new(store, index, config);

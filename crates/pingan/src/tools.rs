@@ -350,6 +350,60 @@ pub async fn sweep(settings: &Settings, at: Option<&str>) -> anyhow::Result<()> 
     let state = crate::serve::app_state(settings, store, index, false).await?;
     let report = pingan_api::scheduler::sweep(&state, at).await?;
     println!("{report:?}");
+    let made = pingan_api::reports::catch_up(&state, at).await?;
+    if made > 0 {
+        println!("monthly reports made: {made}");
+    }
+    Ok(())
+}
+
+/// `pingan report`: makes one monthly report, keeps it and writes its files.
+pub async fn report(settings: &Settings, args: crate::cli::ReportArgs) -> anyhow::Result<()> {
+    let month: pingan_domain::report::Month = args
+        .month
+        .parse()
+        .map_err(|e: String| anyhow::anyhow!("--month: {e}"))?;
+    let store = settings.open_store().await?;
+    let index = pingan_api::imports::load_index(&*store).await?;
+    let state = crate::serve::app_state(settings, store, index, false).await?;
+    let region = pingan_api::reports::report_region(&state, &args.region)
+        .await
+        .with_context(|| format!("--region {}", args.region))?;
+    std::fs::create_dir_all(&args.out)
+        .with_context(|| format!("cannot create {}", args.out.display()))?;
+    let spinner = indicatif::ProgressBar::new_spinner();
+    spinner.set_message(format!("making the report of {} for {month}", region.name));
+    spinner.enable_steady_tick(std::time::Duration::from_millis(120));
+    let made = pingan_api::reports::make(
+        &state,
+        &region,
+        month,
+        "cli",
+        None,
+        pingan_storage::now_ms(),
+    )
+    .await?;
+    spinner.finish_and_clear();
+    let everywhere = pingan_domain::Scope::everywhere();
+    for (kind, ext) in [
+        (pingan_storage::ReportFile::Pdf, "pdf"),
+        (pingan_storage::ReportFile::Xlsx, "xlsx"),
+    ] {
+        let body = state
+            .store
+            .monthly_report_file(&everywhere, made.id, kind)
+            .await?
+            .context("the report just made is missing")?;
+        let path = args
+            .out
+            .join(format!("{}-{}.{ext}", made.region_code, made.month));
+        std::fs::write(&path, body).with_context(|| format!("cannot write {}", path.display()))?;
+        println!("{}", path.display());
+    }
+    println!(
+        "{} {}: {} pages, overall {} (report {})",
+        made.region_name, made.month, made.pdf_pages, made.overall, made.id
+    );
     Ok(())
 }
 

@@ -12,7 +12,7 @@ use http_body_util::BodyExt;
 use pingan_api::{imports, router, ApiConfig, AppState};
 use pingan_domain::{RegionCode, Role, Scope, UnitKind};
 use pingan_storage::testing::sample_divisions;
-use pingan_storage::{NewAccount, NewGrid, NewUnit, Store};
+use pingan_storage::{Account, NewAccount, NewGrid, NewUnit, Store};
 use serde_json::{json, Value};
 use tower::ServiceExt;
 
@@ -284,4 +284,33 @@ pub async fn file_road_report(f: &Fixture, description: &str) -> Value {
     .await;
     assert_eq!(status, StatusCode::CREATED, "{m}");
     m
+}
+
+/// An account by user name.
+pub async fn account(f: &Fixture, name: &str) -> Account {
+    f.store
+        .account_by_username(&Scope::everywhere(), name)
+        .await
+        .unwrap()
+        .unwrap()
+}
+
+/// Performs an action through the service layer at `at`, at the matter's
+/// current version; `extra` adds to the request (unit, result, photos…).
+pub async fn act(f: &Fixture, who: &Account, id: i64, action: &str, at: i64, extra: Value) {
+    let version = f
+        .store
+        .matter(&Scope::everywhere(), id)
+        .await
+        .unwrap()
+        .unwrap()
+        .version;
+    let mut req = json!({"action": action, "version": version});
+    req.as_object_mut()
+        .unwrap()
+        .extend(extra.as_object().unwrap().clone());
+    let req: pingan_api::matters::ActionRequest = serde_json::from_value(req).unwrap();
+    pingan_api::matters::perform(&f.state, who, id, req, at)
+        .await
+        .unwrap_or_else(|e| panic!("{action}: {e:?}"));
 }
