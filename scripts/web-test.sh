@@ -39,5 +39,6 @@ node tests/keyboard.mjs
 node tests/responsive.mjs
 node tests/upload.mjs
 node tests/screen.mjs
+node tests/safety.mjs
 node tests/mediation.mjs
 node tests/rental.mjs

@@ -13,6 +13,7 @@ const PHONE = { width: 390, height: 844 }
 const ACCOUNTS = {
   operator: { user: 'zhuji-operator', viewport: DESKTOP },
   leader: { user: 'zhuji-leader', viewport: DESKTOP },
+  admin: { user: 'admin', viewport: DESKTOP },
   grid: { user: 'gridworker', viewport: PHONE },
 }
 
@@ -42,6 +43,13 @@ const PAGES = [
   { name: 'mediation', path: '/mediation', as: ['operator', 'leader'], ready: '[data-test=mediation][data-state=ready]', chrome: DESKTOP_CHROME },
   { name: 'mediation-case', path: '/mediation/cases/1', as: ['operator', 'leader'], ready: '[data-test=case-state]', chrome: DESKTOP_CHROME },
   { name: 'screen', path: '/screen', as: ['operator', 'leader'], ready: '[data-test=screen][data-state=ready]', chrome: ['.scr-head .scr-left', '.scr-live', '.panel h3', '.rank th', '.legend'] },
+  { name: 'indicators', path: '/indicators', as: ['operator', 'leader', 'admin'], ready: '[data-test=indicators][data-state=ready] [data-test=ind-value]', chrome: DESKTOP_CHROME },
+  { name: 'indicators-day', path: '/indicators?breakdown=day', as: ['leader'], ready: '[data-test=ind-trend] canvas', chrome: DESKTOP_CHROME },
+  { name: 'warnings', path: '/warnings', as: ['operator', 'leader', 'admin'], ready: '[data-test=warnings][data-state=ready] [data-test=warn-row]', chrome: DESKTOP_CHROME },
+  { name: 'rankings', path: '/rankings', as: ['operator', 'leader', 'admin'], ready: '[data-test=rankings][data-state=ready] [data-test=rank-row]', chrome: DESKTOP_CHROME },
+  { name: 'safety-settings', path: '/settings/safety', as: ['admin'], ready: '[data-test=safety-settings][data-state=ready] [data-test=rule-yellow]', chrome: DESKTOP_CHROME },
+  { name: 'safety-settings-index', path: '/settings/safety?tab=index', as: ['admin'], ready: '[data-test=index-node]', chrome: DESKTOP_CHROME },
+  { name: 'safety-settings-alerts', path: '/settings/safety?tab=alerts', as: ['admin'], ready: '[data-test=alert-size]', chrome: DESKTOP_CHROME },
   { name: 'm-home', path: '/m', as: ['grid'], ready: '[data-test=grid-total]', chrome: PHONE_CHROME },
   { name: 'm-report', path: '/m/report', as: ['grid'], ready: '[data-test=report-submit]', chrome: PHONE_CHROME },
   { name: 'm-tasks', path: '/m/tasks', as: ['grid'], ready: '[data-test=m-mine]', chrome: PHONE_CHROME },

@@ -51,6 +51,9 @@ try {
       ['dashboard', '/dashboard', '.page-title'],
       ['board', '/board', '[data-test=board-overdue]'],
       ['patrols', '/patrols', '[data-test=patrols][data-state=ready]'],
+      ['indicators', '/indicators?breakdown=day', '[data-test=indicators][data-state=ready] [data-test=ind-trend] canvas'],
+      ['warnings', '/warnings', '[data-test=warnings][data-state=ready] [data-test=warn-row]'],
+      ['rankings', '/rankings', '[data-test=rankings][data-state=ready] [data-test=rank-row]'],
     ]
     const tag = `${size.width}x${size.height}`
     const menu = await page.$eval('[data-test=nav]', (e) => e.getBoundingClientRect().width)

@@ -7,6 +7,7 @@ import patrols from './patrols'
 import rentals from './rentals'
 import mediation from './mediation'
 import screen from './screen'
+import safety from './safety'
 
 export type Locale = 'zh-CN' | 'en'
 const KEY = 'pingan.locale'
@@ -21,8 +22,8 @@ export const i18n = createI18n({
   locale: savedLocale(),
   fallbackLocale: 'zh-CN',
   messages: {
-    'zh-CN': { ...zhCN, portal: portal['zh-CN'], ov: overview['zh-CN'], patrols: patrols['zh-CN'], rentals: rentals['zh-CN'], med: mediation['zh-CN'], screen: screen['zh-CN'] },
-    en: { ...en, portal: portal.en, ov: overview.en, patrols: patrols.en, rentals: rentals.en, med: mediation.en, screen: screen.en },
+    'zh-CN': { ...zhCN, portal: portal['zh-CN'], ov: overview['zh-CN'], patrols: patrols['zh-CN'], rentals: rentals['zh-CN'], med: mediation['zh-CN'], screen: screen['zh-CN'], safety: safety['zh-CN'] },
+    en: { ...en, portal: portal.en, ov: overview.en, patrols: patrols.en, rentals: rentals.en, med: mediation.en, screen: screen.en, safety: safety.en },
   },
   missingWarn: false,
   fallbackWarn: false,
