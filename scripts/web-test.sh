@@ -10,6 +10,12 @@ if [ ! -x /usr/bin/chromium ] || ! fc-list 2>/dev/null | grep -qi "noto sans cjk
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq && apt-get install -y -qq chromium fonts-noto-cjk >/dev/null
 fi
+if ! command -v pdftoppm >/dev/null 2>&1 || [ ! -d /usr/share/poppler/cMap ]; then
+  # report.mjs renders the monthly report's first page; poppler-data has the CJK CMaps.
+  echo "web-test: installing poppler-utils and poppler-data" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq && apt-get install -y -qq poppler-utils poppler-data >/dev/null
+fi
 BIN=${PINGAN_BIN:-${CARGO_TARGET_DIR:-target}/debug/pingan}
 [ -x "$BIN" ] || cargo build --locked -p pingan
 WORK=$(mktemp -d /tmp/pingan-web.XXXXXX)
@@ -40,5 +46,6 @@ node tests/responsive.mjs
 node tests/upload.mjs
 node tests/screen.mjs
 node tests/safety.mjs
+node tests/report.mjs
 node tests/mediation.mjs
 node tests/rental.mjs

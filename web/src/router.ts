@@ -31,6 +31,7 @@ export const router = createRouter({
         { path: 'indicators', name: 'indicators', component: () => import('./views/safety/Indicators.vue') },
         { path: 'warnings', name: 'warnings', component: () => import('./views/safety/Warnings.vue') },
         { path: 'rankings', name: 'rankings', component: () => import('./views/safety/Rankings.vue') },
+        { path: 'reports', name: 'reports', component: () => import('./views/Reports.vue') },
         { path: 'settings/safety', name: 'safety-settings', component: () => import('./views/safety/SafetySettings.vue') },
         { path: 'mediation/cases/:id(\\d+)', name: 'mediation-case', component: () => import('./views/MediationCase.vue'), props: true },
       ],

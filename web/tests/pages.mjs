@@ -47,6 +47,7 @@ const PAGES = [
   { name: 'indicators-day', path: '/indicators?breakdown=day', as: ['leader'], ready: '[data-test=ind-trend] canvas', chrome: DESKTOP_CHROME },
   { name: 'warnings', path: '/warnings', as: ['operator', 'leader', 'admin'], ready: '[data-test=warnings][data-state=ready] [data-test=warn-row]', chrome: DESKTOP_CHROME },
   { name: 'rankings', path: '/rankings', as: ['operator', 'leader', 'admin'], ready: '[data-test=rankings][data-state=ready] [data-test=rank-row]', chrome: DESKTOP_CHROME },
+  { name: 'reports', path: '/reports', as: ['leader', 'admin'], ready: '[data-test=reports][data-state=ready] [data-test=report-row]', chrome: DESKTOP_CHROME },
   { name: 'safety-settings', path: '/settings/safety', as: ['admin'], ready: '[data-test=safety-settings][data-state=ready] [data-test=rule-yellow]', chrome: DESKTOP_CHROME },
   { name: 'safety-settings-index', path: '/settings/safety?tab=index', as: ['admin'], ready: '[data-test=index-node]', chrome: DESKTOP_CHROME },
   { name: 'safety-settings-alerts', path: '/settings/safety?tab=alerts', as: ['admin'], ready: '[data-test=alert-size]', chrome: DESKTOP_CHROME },

@@ -8,6 +8,7 @@ import rentals from './rentals'
 import mediation from './mediation'
 import screen from './screen'
 import safety from './safety'
+import reports from './reports'
 
 export type Locale = 'zh-CN' | 'en'
 const KEY = 'pingan.locale'
@@ -22,8 +23,8 @@ export const i18n = createI18n({
   locale: savedLocale(),
   fallbackLocale: 'zh-CN',
   messages: {
-    'zh-CN': { ...zhCN, portal: portal['zh-CN'], ov: overview['zh-CN'], patrols: patrols['zh-CN'], rentals: rentals['zh-CN'], med: mediation['zh-CN'], screen: screen['zh-CN'], safety: safety['zh-CN'] },
-    en: { ...en, portal: portal.en, ov: overview.en, patrols: patrols.en, rentals: rentals.en, med: mediation.en, screen: screen.en, safety: safety.en },
+    'zh-CN': { ...zhCN, portal: portal['zh-CN'], ov: overview['zh-CN'], patrols: patrols['zh-CN'], rentals: rentals['zh-CN'], med: mediation['zh-CN'], screen: screen['zh-CN'], safety: safety['zh-CN'], reports: reports['zh-CN'] },
+    en: { ...en, portal: portal.en, ov: overview.en, patrols: patrols.en, rentals: rentals.en, med: mediation.en, screen: screen.en, safety: safety.en, reports: reports.en },
   },
   missingWarn: false,
   fallbackWarn: false,
