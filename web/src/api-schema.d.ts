@@ -1271,10 +1271,10 @@ export interface paths {
          * Monthly reports of the counties and cities in the caller's scope, newest
          *     month first.
          */
-        get: operations["list"];
+        get: operations["list_reports"];
         put?: never;
         /** Makes (or makes again) the report of a county or city for a month, now. */
-        post: operations["create"];
+        post: operations["make_report"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1289,7 +1289,7 @@ export interface paths {
             cookie?: never;
         };
         /** One report's details. */
-        get: operations["one"];
+        get: operations["monthly_report"];
         put?: never;
         post?: never;
         delete?: never;
@@ -6609,7 +6609,7 @@ export interface operations {
             };
         };
     };
-    list: {
+    list_reports: {
         parameters: {
             query?: {
                 /** @description Only this month, `YYYY-MM`. */
@@ -6651,7 +6651,7 @@ export interface operations {
             };
         };
     };
-    create: {
+    make_report: {
         parameters: {
             query?: never;
             header?: never;
@@ -6698,7 +6698,7 @@ export interface operations {
             };
         };
     };
-    one: {
+    monthly_report: {
         parameters: {
             query?: never;
             header?: never;

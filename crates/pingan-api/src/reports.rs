@@ -1205,7 +1205,7 @@ fn parse_month(text: &str) -> ApiResult<Month> {
 
 /// Monthly reports of the counties and cities in the caller's scope, newest
 /// month first.
-#[utoipa::path(get, path = "/api/v1/reports", tag = "indicators", params(ReportQuery),
+#[utoipa::path(get, path = "/api/v1/reports", operation_id = "list_reports", tag = "indicators", params(ReportQuery),
     responses((status = 200, body = ReportList), (status = 400, body = ErrorBody),
         (status = 403, body = ErrorBody)))]
 pub async fn list(
@@ -1244,7 +1244,7 @@ pub async fn list(
 }
 
 /// Makes (or makes again) the report of a county or city for a month, now.
-#[utoipa::path(post, path = "/api/v1/reports", tag = "indicators", request_body = MakeReport,
+#[utoipa::path(post, path = "/api/v1/reports", operation_id = "make_report", tag = "indicators", request_body = MakeReport,
     responses((status = 201, body = ReportView), (status = 400, body = ErrorBody),
         (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn create(
@@ -1279,7 +1279,7 @@ pub async fn create(
 }
 
 /// One report's details.
-#[utoipa::path(get, path = "/api/v1/reports/{id}", tag = "indicators", params(("id" = i64, Path)),
+#[utoipa::path(get, path = "/api/v1/reports/{id}", operation_id = "monthly_report", tag = "indicators", params(("id" = i64, Path)),
     responses((status = 200, body = ReportView), (status = 403, body = ErrorBody),
         (status = 404, body = ErrorBody)))]
 pub async fn one(
