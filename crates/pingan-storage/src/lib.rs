@@ -259,6 +259,11 @@ pub trait Store: RentalStore + Send + Sync + std::fmt::Debug {
             pingan_domain::indicators::Counters,
         )>,
     >;
+    /// Every stored township month (keyed by the month's first day), to
+    /// check the monthly rollup against the log.
+    async fn indicator_township_months(
+        &self,
+    ) -> Result<Vec<((i64, String), pingan_domain::indicators::Counters)>>;
     /// The log entries of these matters, oldest first (system tasks).
     async fn logs_of_matters(&self, ids: &[i64]) -> Result<Vec<LogEntry>>;
     /// Immediate alerts (notifications of kind `alert`) addressed to the

@@ -73,6 +73,11 @@ pub(crate) const SQLITE: &[Migration] = &[
         name: "indicators",
         sql: include_str!("../migrations/sqlite/0011_indicators.sql"),
     },
+    Migration {
+        version: 12,
+        name: "indicator_months",
+        sql: include_str!("../migrations/sqlite/0012_indicator_months.sql"),
+    },
 ];
 
 pub(crate) const POSTGRES: &[Migration] = &[
@@ -130,6 +135,11 @@ pub(crate) const POSTGRES: &[Migration] = &[
         version: 11,
         name: "indicators",
         sql: include_str!("../migrations/postgres/0011_indicators.sql"),
+    },
+    Migration {
+        version: 12,
+        name: "indicator_months",
+        sql: include_str!("../migrations/postgres/0012_indicator_months.sql"),
     },
 ];
 

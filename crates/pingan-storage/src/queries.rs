@@ -780,7 +780,7 @@ macro_rules! store_impl {
             Ok(())
         }
 
-        /// Adds cell deltas to the indicator tables and their two rollups,
+        /// Adds cell deltas to the indicator tables and their three rollups,
         /// in the caller's transaction.
         pub(crate) async fn add_indicator_cells_tx(
             tx: &mut sqlx::Transaction<'static, $db>,
@@ -794,6 +794,9 @@ macro_rules! store_impl {
             upsert_counters_tx(tx, "indicator_cells", &["township", "category"], &rows).await?;
             let rows: Vec<_> = townships.iter().map(|((d, t), c)| (*d, vec![t.as_str()], c)).collect();
             upsert_counters_tx(tx, "indicator_township_days", &["township"], &rows).await?;
+            let months = crate::cells::months(&townships);
+            let rows: Vec<_> = months.iter().map(|((d, t), c)| (*d, vec![t.as_str()], c)).collect();
+            upsert_counters_tx(tx, "indicator_township_months", &["township"], &rows).await?;
             let rows: Vec<_> = counties.iter().map(|((d, k, cat), c)| (*d, vec![k.as_str(), cat.as_str()], c)).collect();
             upsert_counters_tx(tx, "indicator_county_cells", &["county", "category"], &rows).await?;
             Ok(())
@@ -1986,40 +1989,65 @@ macro_rules! store_impl {
                     .iter()
                     .map(|c| format!("CAST(SUM({0}) AS BIGINT) AS {0}", c.as_str()))
                     .collect();
-                let mut b = sqlx::QueryBuilder::<$db>::new(format!("SELECT {key} AS k, {} FROM {table} WHERE day >= ", sums.join(", ")));
-                b.push_bind(q.first_day).push(" AND day <= ").push_bind(q.last_day);
-                let width = if region == "county" { 6 } else { 9 };
-                if q.under.len() == width {
-                    // One region: its index on (region, day) reads only the period's rows.
-                    b.push(format!(" AND {region} = ")).push_bind(q.under.clone());
+                // Whole months of township totals come from their monthly
+                // rollup, the days at the edges from the day cells.
+                let pieces: Vec<(&str, i64, i64)> = if table == "indicator_township_days" && q.group != crate::CellGroup::Day {
+                    let split = pingan_domain::indicators::split_months(q.first_day, q.last_day);
+                    split
+                        .months
+                        .map(|(a, b)| ("indicator_township_months", a, b))
+                        .into_iter()
+                        .chain(split.days.into_iter().map(|(a, b)| (table, a, b)))
+                        .collect()
                 } else {
-                    let (lo, hi) = crate::queries::prefix_range(&q.under);
-                    b.push(format!(" AND {region} >= "))
-                        .push_bind(lo)
-                        .push(format!(" AND {region} < "))
-                        .push_bind(hi);
-                }
-                match q.category.as_deref() {
-                    Some("") => {
-                        b.push(" AND category = ''");
+                    vec![(table, q.first_day, q.last_day)]
+                };
+                let width = if region == "county" { 6 } else { 9 };
+                let mut out: Vec<(String, Counters)> = Vec::new();
+                for (n, (table, first_day, last_day)) in pieces.iter().enumerate() {
+                    let mut b = sqlx::QueryBuilder::<$db>::new(format!("SELECT {key} AS k, {} FROM {table} WHERE day >= ", sums.join(", ")));
+                    b.push_bind(*first_day).push(" AND day <= ").push_bind(*last_day);
+                    if q.under.len() == width {
+                        // One region: its index on (region, day) reads only the period's rows.
+                        b.push(format!(" AND {region} = ")).push_bind(q.under.clone());
+                    } else {
+                        let (lo, hi) = crate::queries::prefix_range(&q.under);
+                        b.push(format!(" AND {region} >= "))
+                            .push_bind(lo)
+                            .push(format!(" AND {region} < "))
+                            .push_bind(hi);
                     }
-                    Some(c) => {
-                        let (lo, hi) = crate::queries::prefix_range(c);
-                        b.push(" AND category >= ").push_bind(lo).push(" AND category < ").push_bind(hi);
+                    match q.category.as_deref() {
+                        Some("") => {
+                            b.push(" AND category = ''");
+                        }
+                        Some(c) => {
+                            let (lo, hi) = crate::queries::prefix_range(c);
+                            b.push(" AND category >= ").push_bind(lo).push(" AND category < ").push_bind(hi);
+                        }
+                        None => {}
                     }
-                    None => {}
-                }
-                b.push(" GROUP BY k ORDER BY k");
-                let rows = b.build().fetch_all(&self.pool).await?;
-                rows.iter()
-                    .map(|r| {
+                    b.push(" GROUP BY k ORDER BY k");
+                    let rows = b.build().fetch_all(&self.pool).await?;
+                    let rows = rows.iter().map(|r| {
                         let mut c = Counters::default();
                         for &counter in Counter::ALL {
                             c[counter] = r.try_get::<Option<i64>, _>(counter.as_str())?.unwrap_or(0);
                         }
                         Ok((r.try_get("k")?, c))
-                    })
-                    .collect()
+                    });
+                    if n == 0 {
+                        out = rows.collect::<crate::Result<_>>()?;
+                    } else {
+                        let mut merged: std::collections::BTreeMap<String, Counters> = std::mem::take(&mut out).into_iter().collect();
+                        for row in rows {
+                            let (k, c) = row?;
+                            *merged.entry(k).or_default() += &c;
+                        }
+                        out = merged.into_iter().collect();
+                    }
+                }
+                Ok(out)
             }
 
             async fn replace_indicator_cells(
@@ -2027,7 +2055,7 @@ macro_rules! store_impl {
                 cells: &std::collections::BTreeMap<pingan_domain::indicators::CellKey, pingan_domain::indicators::Counters>,
             ) -> crate::Result<()> {
                 let mut tx = self.writer.begin().await?;
-                for table in ["indicator_cells", "indicator_township_days", "indicator_county_cells"] {
+                for table in ["indicator_cells", "indicator_township_days", "indicator_township_months", "indicator_county_cells"] {
                     sqlx::query(&format!("DELETE FROM {table}")).execute(&mut *tx).await?;
                 }
                 add_indicator_cells_tx(&mut tx, cells).await?;
@@ -2071,6 +2099,29 @@ macro_rules! store_impl {
                             },
                             c,
                         ))
+                    })
+                    .collect()
+            }
+
+            async fn indicator_township_months(
+                &self,
+            ) -> crate::Result<Vec<((i64, String), pingan_domain::indicators::Counters)>> {
+                use pingan_domain::indicators::{Counter, Counters};
+                use sqlx::Row;
+                let names: Vec<&str> = Counter::ALL.iter().map(|c| c.as_str()).collect();
+                let rows = sqlx::query(&format!(
+                    "SELECT day, township, {} FROM indicator_township_months ORDER BY day, township",
+                    names.join(", ")
+                ))
+                .fetch_all(&self.pool)
+                .await?;
+                rows.iter()
+                    .map(|r| {
+                        let mut c = Counters::default();
+                        for &counter in Counter::ALL {
+                            c[counter] = r.try_get(counter.as_str())?;
+                        }
+                        Ok(((r.try_get("day")?, r.try_get("township")?), c))
                     })
                     .collect()
             }
