@@ -160,6 +160,12 @@ pub trait Store: RentalStore + Send + Sync + std::fmt::Debug {
     /// Files a report and its first log entry in one transaction. A repeated
     /// idempotency key answers the matter the first call made, writing nothing.
     async fn create_matter(&self, matter: &NewMatter, log: &NewLogEntry) -> Result<(Matter, bool)>;
+    /// Writes whole matter histories in one transaction (bulk loads of
+    /// benchmark history): each matter's final row, its photos, its log
+    /// entries in order on the chain and the indicator cells of every step,
+    /// the same rows as `create_matters` followed by `apply_matter_action`
+    /// step by step. Answers the matters as stored.
+    async fn import_matter_histories(&self, batch: &[MatterHistory]) -> Result<Vec<Matter>>;
     /// Files many reports in one transaction (a group commit), in order; a
     /// repeated idempotency key, also within the batch, answers the first
     /// matter. Any failure fails the whole batch and writes nothing.
