@@ -145,7 +145,8 @@ impl Life<'_> {
                 break;
             }
             match plan_due(self.state, m, due) {
-                Some(DuePlan::Act(_, change, log)) => {
+                Some(DuePlan::Act(_, planned)) => {
+                    let (change, log) = *planned;
                     change.apply(&mut self.matter, log.at);
                     self.history.actions.push((change, log));
                 }

@@ -1340,7 +1340,7 @@ pub fn plan_action(
             detail.insert("merged_into".into(), target_id.into());
         }
         Action::Accept | Action::ReportProgress => {
-            let mut milestones = milestones_of(&m);
+            let mut milestones = milestones_of(m);
             let reached = if action == Action::Accept {
                 // Accepting is the response.
                 Some(Milestone::Respond)

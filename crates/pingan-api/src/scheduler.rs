@@ -89,7 +89,7 @@ pub async fn sweep(state: &AppState, now: i64) -> Result<SweepReport, StoreError
 #[derive(Debug, Clone)]
 pub enum DuePlan {
     /// An action of the `System` actor: the change and its log entry.
-    Act(Due, MatterChange, NewLogEntry),
+    Act(Due, Box<(MatterChange, NewLogEntry)>),
     /// Nothing the table lets it do any more: the schedule ends.
     Clear,
     /// The milestone was reached meanwhile: watch the next one, if any.
@@ -102,7 +102,7 @@ async fn handle(state: &AppState, m: &Matter, now: i64) -> Result<Option<Due>, S
         return Ok(None);
     };
     let (due, change, entry) = match plan {
-        DuePlan::Act(due, change, entry) => (due, change, entry),
+        DuePlan::Act(due, planned) => (due, planned.0, planned.1),
         DuePlan::Clear => {
             state.store.clear_matter_schedule(m.id).await?;
             return Ok(Some(Due::Nothing));
@@ -172,7 +172,7 @@ pub fn plan_due(state: &AppState, m: &Matter, now: i64) -> Option<DuePlan> {
         Due::Nothing | Due::Milestone => "",
     };
     let entry = system_entry(m, action, st, to, reason, now);
-    Some(DuePlan::Act(due, change, entry))
+    Some(DuePlan::Act(due, Box::new((change, entry))))
 }
 
 /// A milestone (respond, arrive, first feedback…) passed unreached: a
@@ -198,7 +198,7 @@ fn milestone(m: &Matter, st: workflow::State, now: i64) -> DuePlan {
     };
     let reason = format!("milestone {} late", milestones[i].milestone.as_str());
     let entry = system_entry(m, Action::Remind, st, to, &reason, now);
-    DuePlan::Act(Due::Milestone, change, entry)
+    DuePlan::Act(Due::Milestone, Box::new((change, entry)))
 }
 
 fn system_entry(
