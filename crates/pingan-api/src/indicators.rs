@@ -368,8 +368,9 @@ pub async fn rebuild(store: &dyn Store) -> ApiResult<usize> {
     Ok(total.len())
 }
 
-/// Compares the stored cells with a recomputation from the event log
-/// (`pingan stats check`): the number of cells, and the keys that differ.
+/// Compares the stored cells and the township months with a recomputation
+/// from the event log (`pingan stats check`): the number of cells, and the
+/// keys that differ (a township month as its first day and category `*`).
 pub async fn check(store: &dyn Store) -> ApiResult<(usize, Vec<CellKey>)> {
     let expected = recompute(store).await?;
     let stored: BTreeMap<CellKey, Counters> = store
@@ -388,6 +389,32 @@ pub async fn check(store: &dyn Store) -> ApiResult<(usize, Vec<CellKey>)> {
             .keys()
             .filter(|k| !expected.contains_key(*k))
             .cloned(),
+    );
+    let (townships, _) = pingan_storage::cells::rollups(&expected);
+    let mut months = pingan_storage::cells::months(&townships);
+    months.retain(|_, c| !c.is_zero());
+    let stored: BTreeMap<(i64, String), Counters> = store
+        .indicator_township_months()
+        .await?
+        .into_iter()
+        .filter(|(_, c)| !c.is_zero())
+        .collect();
+    let month_key = |(day, township): &(i64, String)| CellKey {
+        day: *day,
+        township: township.clone(),
+        category: "*".into(),
+    };
+    differ.extend(
+        months
+            .iter()
+            .filter(|(k, c)| stored.get(*k) != Some(*c))
+            .map(|(k, _)| month_key(k)),
+    );
+    differ.extend(
+        stored
+            .keys()
+            .filter(|k| !months.contains_key(*k))
+            .map(month_key),
     );
     Ok((expected.len(), differ))
 }

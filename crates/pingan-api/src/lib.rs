@@ -6,6 +6,7 @@ pub mod auth;
 pub mod categories;
 pub mod error;
 pub mod extract;
+pub mod history;
 pub mod imports;
 pub mod indicators;
 pub mod intake;

@@ -325,6 +325,36 @@ pub async fn file_report(
     req: NewMatterRequest,
     now: i64,
 ) -> ApiResult<(Matter, bool)> {
+    let draft = check_report(state, caller, &req)?;
+    let photos = attach_photos(
+        state,
+        caller,
+        req.photos.as_deref().unwrap_or(&[]),
+        "report",
+    )
+    .await?;
+    let (new, log) = report_rows(state, caller, req, draft, photos, now);
+    let filed = crate::intake::submit(state, new, log).await?;
+    state.live.changed();
+    Ok(filed)
+}
+
+/// A report's checked fields: where it lies and how it came.
+#[derive(Debug, Clone)]
+pub struct ReportDraft {
+    pub severity: Severity,
+    pub category_code: Option<String>,
+    pub grid_code: GridCode,
+    pub point: Option<(f64, f64)>,
+    pub source: &'static str,
+}
+
+/// Checks a report and locates it, without touching the store.
+pub fn check_report(
+    state: &AppState,
+    caller: &Account,
+    req: &NewMatterRequest,
+) -> ApiResult<ReportDraft> {
     check_text("description", &req.description, MAX_DESCRIPTION_CHARS, true)?;
     let severity = parse_severity(req.severity.as_deref())?;
     let category_code = req
@@ -386,13 +416,32 @@ pub async fn file_report(
             "this role cannot report through that channel",
         )
     })?;
-    let photos = attach_photos(
-        state,
-        caller,
-        req.photos.as_deref().unwrap_or(&[]),
-        "report",
-    )
-    .await?;
+    Ok(ReportDraft {
+        severity,
+        category_code,
+        grid_code,
+        point,
+        source,
+    })
+}
+
+/// The rows a checked report files: the matter and its log entry (the
+/// service's rules, shared with the history generator).
+pub fn report_rows(
+    state: &AppState,
+    caller: &Account,
+    req: NewMatterRequest,
+    draft: ReportDraft,
+    photos: Vec<PhotoRef>,
+    now: i64,
+) -> (NewMatter, NewLogEntry) {
+    let ReportDraft {
+        severity,
+        category_code,
+        grid_code,
+        point,
+        source,
+    } = draft;
     let holder = rules::initial_holder(grid_code.as_str()).to_string();
     let new = NewMatter {
         tracking_code: tracking_code(),
@@ -429,9 +478,7 @@ pub async fn file_report(
         .to_string(),
         at: now,
     };
-    let filed = crate::intake::submit(state, new, log).await?;
-    state.live.changed();
-    Ok(filed)
+    (new, log)
 }
 
 /// Files a report: JSON, or `multipart/form-data` with a `report` part (the
@@ -1073,8 +1120,123 @@ async fn perform_acting(
             return Ok(m);
         }
     }
+    // The table refuses before anything else is looked up.
     let from = parse_state(&m)?;
     let mut rel = relation(caller, &m);
+    rel.is_reporter |= verified_contact;
+    pick_actor(from, action, &rules::actors(caller.role, &rel))?;
+    let facts = action_facts(state, caller, id, action, &req).await?;
+    let (change, log) = plan_action(state, caller, &m, &req, &facts, verified_contact, now)?;
+    let done = state
+        .store
+        .apply_matter_action(&caller.scope, id, req.version, &change, &log)
+        .await?;
+    state.live.changed();
+    Ok(done)
+}
+
+/// What an action needs from the store besides the matter: looked up by
+/// `perform`, or given by a bulk generator of history.
+#[derive(Debug, Clone, Default)]
+pub struct ActionFacts {
+    /// dispatch: the unit's region prefix.
+    pub unit_prefix: String,
+    /// merge: the target matter's state.
+    pub merge_target: Option<workflow::State>,
+    /// self_resolve, report_handled: the photos attached.
+    pub photos: Vec<PhotoRef>,
+    /// Requests and their answers: the open request of the action's kind.
+    pub pending: Option<LogEntry>,
+    /// resume: when the suspension was approved.
+    pub suspended_since: Option<i64>,
+}
+
+async fn action_facts(
+    state: &AppState,
+    caller: &Account,
+    id: i64,
+    action: Action,
+    req: &ActionRequest,
+) -> ApiResult<ActionFacts> {
+    let mut facts = ActionFacts::default();
+    let extension = (
+        Action::RequestExtension,
+        [Action::ApproveExtension, Action::DenyExtension],
+    );
+    let suspension = (
+        Action::RequestSuspension,
+        [Action::ApproveSuspension, Action::DenySuspension],
+    );
+    match action {
+        Action::Dispatch => {
+            let unit_id = req
+                .unit_id
+                .ok_or_else(|| ApiError::BadRequest("dispatch needs unit_id".into()))?;
+            let unit = state
+                .store
+                .unit(&Scope::everywhere(), unit_id)
+                .await?
+                .ok_or_else(|| ApiError::BadRequest(format!("unknown unit {unit_id}")))?;
+            facts.unit_prefix = pingan_domain::RegionCode::infer(&unit.region_code)
+                .map(|r| r.prefix().to_string())
+                .unwrap_or_default();
+        }
+        Action::Merge => {
+            let target_id = req
+                .target_matter_id
+                .ok_or_else(|| ApiError::BadRequest("merge needs target_matter_id".into()))?;
+            let target = visible_matter(state, caller, target_id).await?;
+            facts.merge_target = Some(parse_state(&target)?);
+        }
+        Action::SelfResolve | Action::ReportHandled => {
+            let shas = req.photos.as_deref().unwrap_or(&[]);
+            if shas.is_empty() {
+                return Err(ApiError::invalid(
+                    "photos_required",
+                    "请附上处置结果照片",
+                    "photos of the result are required",
+                ));
+            }
+            facts.photos = attach_photos(state, caller, shas, "result").await?;
+        }
+        Action::RequestExtension | Action::ApproveExtension | Action::DenyExtension => {
+            facts.pending = pending_request(state, id, extension.0, extension.1).await?;
+        }
+        Action::RequestSuspension | Action::ApproveSuspension | Action::DenySuspension => {
+            facts.pending = pending_request(state, id, suspension.0, suspension.1).await?;
+        }
+        Action::Resume => {
+            let entries = state.store.log_for(&format!("matter:{id}")).await?;
+            facts.suspended_since = entries
+                .iter()
+                .rev()
+                .find(|e| e.action == Action::ApproveSuspension.as_str())
+                .map(|e| e.at);
+        }
+        _ => {}
+    }
+    Ok(facts)
+}
+
+/// Plans an action on a matter as it stands: the projection change and the
+/// log entry, without writing (the service's rules, shared with the history
+/// generator so that both write the same rows).
+pub fn plan_action(
+    state: &AppState,
+    caller: &Account,
+    m: &Matter,
+    req: &ActionRequest,
+    facts: &ActionFacts,
+    verified_contact: bool,
+    now: i64,
+) -> ApiResult<(MatterChange, NewLogEntry)> {
+    let id = m.id;
+    let action: Action = req
+        .action
+        .parse()
+        .map_err(|_| ApiError::BadRequest(format!("unknown action {:?}", req.action)))?;
+    let from = parse_state(m)?;
+    let mut rel = relation(caller, m);
     rel.is_reporter |= verified_contact;
     let actors = rules::actors(caller.role, &rel);
     let (to, actor) = pick_actor(from, action, &actors)?;
@@ -1096,15 +1258,7 @@ async fn perform_acting(
             let unit_id = req
                 .unit_id
                 .ok_or_else(|| ApiError::BadRequest("dispatch needs unit_id".into()))?;
-            let unit = state
-                .store
-                .unit(&Scope::everywhere(), unit_id)
-                .await?
-                .ok_or_else(|| ApiError::BadRequest(format!("unknown unit {unit_id}")))?;
-            let unit_prefix = pingan_domain::RegionCode::infer(&unit.region_code)
-                .map(|r| r.prefix().to_string())
-                .unwrap_or_default();
-            if !rules::may_dispatch_to(&m.holder, &unit_prefix) {
+            if !rules::may_dispatch_to(&m.holder, &facts.unit_prefix) {
                 return Err(ApiError::OutOfScope(format!("unit {unit_id}")));
             }
             let category = match (&req.category_code, &m.category_code) {
@@ -1169,8 +1323,7 @@ async fn perform_acting(
             let target_id = req
                 .target_matter_id
                 .ok_or_else(|| ApiError::BadRequest("merge needs target_matter_id".into()))?;
-            let target = visible_matter(state, caller, target_id).await?;
-            let target_state = parse_state(&target)?;
+            let target_state = facts.merge_target.ok_or(ApiError::NotFound("matter"))?;
             if target_id == id
                 || matches!(
                     target_state,
@@ -1187,7 +1340,7 @@ async fn perform_acting(
             detail.insert("merged_into".into(), target_id.into());
         }
         Action::Accept | Action::ReportProgress => {
-            let mut milestones = milestones_of(&m);
+            let mut milestones = milestones_of(m);
             let reached = if action == Action::Accept {
                 // Accepting is the response.
                 Some(Milestone::Respond)
@@ -1225,15 +1378,14 @@ async fn perform_acting(
             }
         }
         Action::SelfResolve | Action::ReportHandled => {
-            let shas = req.photos.as_deref().unwrap_or(&[]);
-            if shas.is_empty() {
+            if facts.photos.is_empty() {
                 return Err(ApiError::invalid(
                     "photos_required",
                     "请附上处置结果照片",
                     "photos of the result are required",
                 ));
             }
-            change.photos = attach_photos(state, caller, shas, "result").await?;
+            change.photos = facts.photos.clone();
             if action == Action::SelfResolve {
                 change.closed_at = Some(Some(now));
             }
@@ -1274,20 +1426,12 @@ async fn perform_acting(
         }
         Action::RequestExtension | Action::RequestSuspension => {
             note_required("a reason (note)")?;
-            let (kind_zh, kind_en, answers) = if action == Action::RequestExtension {
-                (
-                    "延期",
-                    "extension",
-                    [Action::ApproveExtension, Action::DenyExtension],
-                )
+            let (kind_zh, kind_en) = if action == Action::RequestExtension {
+                ("延期", "extension")
             } else {
-                (
-                    "缓办",
-                    "suspension",
-                    [Action::ApproveSuspension, Action::DenySuspension],
-                )
+                ("缓办", "suspension")
             };
-            if pending_request(state, id, action, answers).await?.is_some() {
+            if facts.pending.is_some() {
                 return Err(already_pending(kind_zh, kind_en));
             }
             if action == Action::RequestExtension {
@@ -1308,14 +1452,10 @@ async fn perform_acting(
             }
         }
         Action::ApproveExtension | Action::DenyExtension => {
-            let request = pending_request(
-                state,
-                id,
-                Action::RequestExtension,
-                [Action::ApproveExtension, Action::DenyExtension],
-            )
-            .await?
-            .ok_or_else(|| no_pending("延期", "extension"))?;
+            let request = facts
+                .pending
+                .as_ref()
+                .ok_or_else(|| no_pending("延期", "extension"))?;
             if action == Action::ApproveExtension {
                 let by: Option<TimeLimit> =
                     serde_json::from_str::<serde_json::Value>(&request.body)
@@ -1334,14 +1474,10 @@ async fn perform_acting(
             }
         }
         Action::ApproveSuspension | Action::DenySuspension => {
-            pending_request(
-                state,
-                id,
-                Action::RequestSuspension,
-                [Action::ApproveSuspension, Action::DenySuspension],
-            )
-            .await?
-            .ok_or_else(|| no_pending("缓办", "suspension"))?;
+            facts
+                .pending
+                .as_ref()
+                .ok_or_else(|| no_pending("缓办", "suspension"))?;
             if action == Action::ApproveSuspension {
                 // The clock stops while suspended.
                 change.next_due = Some(None);
@@ -1349,13 +1485,7 @@ async fn perform_acting(
         }
         Action::Resume => {
             // The deadline moves by the time spent suspended.
-            let entries = state.store.log_for(&format!("matter:{id}")).await?;
-            let since = entries
-                .iter()
-                .rev()
-                .find(|e| e.action == Action::ApproveSuspension.as_str())
-                .map(|e| e.at);
-            if let (Some(since), Some(deadline)) = (since, m.deadline) {
+            if let (Some(since), Some(deadline)) = (facts.suspended_since, m.deadline) {
                 let new_deadline = deadline + (now - since).max(0);
                 change.deadline = Some(Some(new_deadline));
                 change.next_due = Some(Some(rules::schedule::reminder_at(now, new_deadline)));
@@ -1430,12 +1560,7 @@ async fn perform_acting(
         body: body.to_string(),
         at: now,
     };
-    let done = state
-        .store
-        .apply_matter_action(&caller.scope, id, req.version, &change, &log)
-        .await?;
-    state.live.changed();
-    Ok(done)
+    Ok((change, log))
 }
 
 /// Performs an action through the workflow table. The state change and its

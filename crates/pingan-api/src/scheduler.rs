@@ -85,13 +85,50 @@ pub async fn sweep(state: &AppState, now: i64) -> Result<SweepReport, StoreError
     Ok(report)
 }
 
+/// What the scheduler does to a matter that is due.
+#[derive(Debug, Clone)]
+pub enum DuePlan {
+    /// An action of the `System` actor: the change and its log entry.
+    Act(Due, Box<(MatterChange, NewLogEntry)>),
+    /// Nothing the table lets it do any more: the schedule ends.
+    Clear,
+    /// The milestone was reached meanwhile: watch the next one, if any.
+    Reschedule(Option<i64>),
+}
+
 /// One matter; `None` when a concurrent action changed it first.
 async fn handle(state: &AppState, m: &Matter, now: i64) -> Result<Option<Due>, StoreError> {
-    let Ok(st) = m.state.parse::<workflow::State>() else {
+    let Some(plan) = plan_due(state, m, now) else {
         return Ok(None);
     };
+    let (due, change, entry) = match plan {
+        DuePlan::Act(due, planned) => (due, planned.0, planned.1),
+        DuePlan::Clear => {
+            state.store.clear_matter_schedule(m.id).await?;
+            return Ok(Some(Due::Nothing));
+        }
+        DuePlan::Reschedule(at) => {
+            state.store.reschedule_milestones(m.id, at).await?;
+            return Ok(Some(Due::Nothing));
+        }
+    };
+    match state
+        .store
+        .apply_matter_action(&Scope::everywhere(), m.id, m.version, &change, &entry)
+        .await
+    {
+        Ok(_) => Ok(Some(due)),
+        Err(StoreError::Conflict(_)) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// Plans what is due on a matter at `now`, without writing (shared with the
+/// history generator); `None` for a state this version does not know.
+pub fn plan_due(state: &AppState, m: &Matter, now: i64) -> Option<DuePlan> {
+    let st = m.state.parse::<workflow::State>().ok()?;
     if m.milestone_due.is_some_and(|d| d <= now) {
-        return milestone(state, m, st, now).await;
+        return Some(milestone(m, st, now));
     }
     let due = rules::schedule::what_is_due(st, now, m.deadline, m.overdue);
     let mut change = MatterChange {
@@ -123,11 +160,8 @@ async fn handle(state: &AppState, m: &Matter, now: i64) -> Result<Option<Due>, S
     };
     let to = match workflow::next(st, action, Actor::System) {
         Ok(to) if !matches!(due, Due::Nothing | Due::Milestone) => to,
-        _ => {
-            // Nothing the table lets the scheduler do here any more.
-            state.store.clear_matter_schedule(m.id).await?;
-            return Ok(Some(Due::Nothing));
-        }
+        // Nothing the table lets the scheduler do here any more.
+        _ => return Some(DuePlan::Clear),
     };
     change.state = to.as_str().to_string();
     // The notifier reads these reasons to tell overdue escalations apart.
@@ -138,40 +172,22 @@ async fn handle(state: &AppState, m: &Matter, now: i64) -> Result<Option<Due>, S
         Due::Nothing | Due::Milestone => "",
     };
     let entry = system_entry(m, action, st, to, reason, now);
-    match state
-        .store
-        .apply_matter_action(&Scope::everywhere(), m.id, m.version, &change, &entry)
-        .await
-    {
-        Ok(_) => Ok(Some(due)),
-        Err(StoreError::Conflict(_)) => Ok(None),
-        Err(e) => Err(e),
-    }
+    Some(DuePlan::Act(due, Box::new((change, entry))))
 }
 
 /// A milestone (respond, arrive, first feedback…) passed unreached: a
 /// reminder in the log, once per milestone.
-async fn milestone(
-    state: &AppState,
-    m: &Matter,
-    st: workflow::State,
-    now: i64,
-) -> Result<Option<Due>, StoreError> {
+fn milestone(m: &Matter, st: workflow::State, now: i64) -> DuePlan {
     let mut milestones = crate::matters::milestones_of(m);
     let late = rules::schedule::late_milestone(&milestones, now);
     let to = workflow::next(st, Action::Remind, Actor::System);
     if !rules::schedule::deadline_runs(st) {
         // The matter moved on: nothing runs any more.
-        state.store.clear_matter_schedule(m.id).await?;
-        return Ok(Some(Due::Nothing));
+        return DuePlan::Clear;
     }
     let (Some(i), Ok(to)) = (late, to) else {
         // Reached meanwhile: look again at the next one.
-        state
-            .store
-            .reschedule_milestones(m.id, rules::schedule::milestone_wake(&milestones))
-            .await?;
-        return Ok(Some(Due::Nothing));
+        return DuePlan::Reschedule(rules::schedule::milestone_wake(&milestones));
     };
     milestones[i].late = true;
     let change = MatterChange {
@@ -182,15 +198,7 @@ async fn milestone(
     };
     let reason = format!("milestone {} late", milestones[i].milestone.as_str());
     let entry = system_entry(m, Action::Remind, st, to, &reason, now);
-    match state
-        .store
-        .apply_matter_action(&Scope::everywhere(), m.id, m.version, &change, &entry)
-        .await
-    {
-        Ok(_) => Ok(Some(Due::Milestone)),
-        Err(StoreError::Conflict(_)) => Ok(None),
-        Err(e) => Err(e),
-    }
+    DuePlan::Act(Due::Milestone, Box::new((change, entry)))
 }
 
 fn system_entry(

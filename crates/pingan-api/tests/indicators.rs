@@ -10,7 +10,7 @@ use common::*;
 use pingan_api::matters::{self, NewMatterRequest};
 use pingan_api::scheduler::sweep;
 use pingan_domain::calendar::LocalDate;
-use pingan_domain::indicators::{Counters, GAUGE_DAY};
+use pingan_domain::indicators::{Counters, Period, PeriodKind, GAUGE_DAY};
 use pingan_domain::{Role, Scope};
 use pingan_storage::{
     on_both_backends, Account, CellGroup, CellQuery, MatterChange, NewAccount, NewLogEntry,
@@ -22,7 +22,8 @@ on_both_backends!(
     service_layer_fixture,
     tianmen_month,
     rankings_warnings_and_settings,
-    immediate_alerts
+    immediate_alerts,
+    month_rollups
 );
 
 const HOUR: i64 = 3_600_000;
@@ -816,4 +817,134 @@ async fn immediate_alerts(store: Arc<dyn Store>) {
         StatusCode::BAD_REQUEST,
         "invalid_alert_settings",
     );
+}
+
+/// Sums over months, quarters, a year and a custom range read the monthly
+/// rollup: they equal the day cells' sums after reports and actions spread
+/// across month ends; a tampered cell still fails `stats check`.
+async fn month_rollups(store: Arc<dyn Store>) {
+    let f = fixture(store).await;
+    let s = f.store.as_ref();
+    let start = LocalDate::new(2026, 1, 20).unwrap().start_utc_ms() + 9 * HOUR;
+    let batch: Vec<_> = (0..240)
+        .map(|n| new_matter(n, start + (n as i64 % 80) * DAY))
+        .collect();
+    let made = s.create_matters(&batch).await.unwrap();
+    for (n, (m, _)) in made.iter().enumerate() {
+        let at = m.created_at + (n as i64 % 5) * DAY;
+        if n % 7 == 0 {
+            let change = MatterChange::default();
+            step(s, m.id, "reject", "rejected", change, at, json!({})).await;
+            continue;
+        }
+        step(
+            s,
+            m.id,
+            "register",
+            "registered",
+            MatterChange::default(),
+            at,
+            json!({}),
+        )
+        .await;
+        let deadline = at + 3 * DAY;
+        let change = MatterChange {
+            deadline: Some(Some(deadline)),
+            ..MatterChange::default()
+        };
+        step(
+            s,
+            m.id,
+            "dispatch",
+            "dispatched",
+            change,
+            at + HOUR,
+            json!({}),
+        )
+        .await;
+        if n % 3 != 0 {
+            let closed_at = at + (n as i64 % 6) * DAY;
+            let change = MatterChange {
+                closed_at: Some(Some(closed_at)),
+                ..MatterChange::default()
+            };
+            step(s, m.id, "close", "closed", change, closed_at, json!({})).await;
+        }
+    }
+    // As kept with every report and action, then as `stats rebuild` writes them.
+    for rebuilt in [false, true] {
+        if rebuilt {
+            pingan_api::indicators::rebuild(s).await.unwrap();
+        }
+        same_month_sums(s).await;
+    }
+    let (_, differ) = pingan_api::indicators::check(s).await.unwrap();
+    assert!(differ.is_empty(), "{differ:?}");
+    // A tampered cell (and so its month) differs from the log.
+    let cells = s.indicator_cells().await.unwrap();
+    let (key, _) = cells.iter().find(|(k, _)| k.day >= 0).unwrap().clone();
+    let mut extra = Counters::default();
+    extra.0[0] = 1;
+    s.add_indicator_cells(&[(key.clone(), extra)].into_iter().collect())
+        .await
+        .unwrap();
+    let (_, differ) = pingan_api::indicators::check(s).await.unwrap();
+    let month = pingan_domain::indicators::month_start(key.day);
+    assert!(differ.contains(&key), "{differ:?}");
+    assert!(
+        differ
+            .iter()
+            .any(|k| k.day == month && k.township == key.township && k.category == "*"),
+        "{differ:?}"
+    );
+    // A rebuild puts the cells and their months right again.
+    pingan_api::indicators::rebuild(s).await.unwrap();
+    let (_, differ) = pingan_api::indicators::check(s).await.unwrap();
+    assert!(differ.is_empty(), "{differ:?}");
+}
+
+/// Township sums over months, quarters, a year and custom ranges equal the
+/// sums of the day cells.
+async fn same_month_sums(s: &dyn Store) {
+    let cells = s.indicator_cells().await.unwrap();
+    let expect = |first: i64, last: i64| {
+        let mut by: std::collections::BTreeMap<String, Counters> = Default::default();
+        for (k, c) in cells
+            .iter()
+            .filter(|(k, _)| (first..=last).contains(&k.day))
+        {
+            *by.entry(k.township.clone()).or_default() += c;
+        }
+        by.into_iter().collect::<Vec<_>>()
+    };
+    let date = |m, d| LocalDate::new(2026, m, d).unwrap();
+    let periods = [
+        Period::containing(PeriodKind::Month, date(1, 15)),
+        Period::containing(PeriodKind::Month, date(2, 1)),
+        Period::containing(PeriodKind::Month, date(3, 31)),
+        Period::containing(PeriodKind::Quarter, date(2, 10)),
+        Period::containing(PeriodKind::Quarter, date(4, 10)),
+        Period::containing(PeriodKind::Year, date(6, 1)),
+        Period::custom(date(1, 25), date(3, 10)).unwrap(),
+        Period::custom(date(2, 27), date(3, 2)).unwrap(),
+    ];
+    for period in periods {
+        let (first_day, last_day) = period.day_range();
+        let sums = s
+            .indicator_sums(
+                &Scope::everywhere(),
+                &CellQuery {
+                    under: "33".into(),
+                    first_day,
+                    last_day,
+                    category: None,
+                    group: CellGroup::Region(9),
+                },
+            )
+            .await
+            .unwrap();
+        let expected = expect(first_day, last_day);
+        assert!(!expected.is_empty(), "{period:?}");
+        assert_eq!(sums, expected, "{period:?}");
+    }
 }

@@ -152,6 +152,53 @@ pub struct CellKey {
     pub category: String,
 }
 
+/// The first day of the month holding `day` (both days since 1970-01-01):
+/// the key of the monthly rollups.
+pub fn month_start(day: i64) -> i64 {
+    let d = LocalDate::from_days_since_epoch(day);
+    day - i64::from(d.day()) + 1
+}
+
+/// A day range cut for the monthly rollups: the whole months inside it (the
+/// first days of the first and last of them) and the days left at its edges.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MonthSplit {
+    pub months: Option<(i64, i64)>,
+    /// Day ranges, both ends included.
+    pub days: Vec<(i64, i64)>,
+}
+
+/// Cuts `first..=last` into whole months and edge days.
+pub fn split_months(first: i64, last: i64) -> MonthSplit {
+    let whole_from = if month_start(first) == first {
+        first
+    } else {
+        month_start(month_start(first) + 31)
+    };
+    let whole_to = month_start(last + 1);
+    if first > last || whole_from >= whole_to {
+        return MonthSplit {
+            months: None,
+            days: if first <= last {
+                vec![(first, last)]
+            } else {
+                Vec::new()
+            },
+        };
+    }
+    let mut days = Vec::new();
+    if first < whole_from {
+        days.push((first, whole_from - 1));
+    }
+    if whole_to <= last {
+        days.push((whole_to, last));
+    }
+    MonthSplit {
+        months: Some((whole_from, month_start(whole_to - 1))),
+        days,
+    }
+}
+
 /// What the indicators need to know of a matter at one moment.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MatterFacts {
@@ -1090,6 +1137,52 @@ pub fn composite(
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn month_splits() {
+        let d = |y, m, day| LocalDate::new(y, m, day).unwrap().days_since_epoch();
+        assert_eq!(month_start(d(2026, 3, 17)), d(2026, 3, 1));
+        assert_eq!(month_start(d(2026, 3, 1)), d(2026, 3, 1));
+        assert_eq!(month_start(d(2024, 2, 29)), d(2024, 2, 1));
+        // A month, a quarter and a year are whole months only.
+        for (from, to) in [
+            (d(2026, 2, 1), d(2026, 2, 28)),
+            (d(2026, 4, 1), d(2026, 6, 30)),
+            (d(2026, 1, 1), d(2026, 12, 31)),
+        ] {
+            assert_eq!(
+                split_months(from, to),
+                MonthSplit {
+                    months: Some((from, month_start(to))),
+                    days: vec![]
+                }
+            );
+        }
+        // A custom range: edge days around the whole months.
+        assert_eq!(
+            split_months(d(2026, 1, 20), d(2026, 4, 3)),
+            MonthSplit {
+                months: Some((d(2026, 2, 1), d(2026, 3, 1))),
+                days: vec![
+                    (d(2026, 1, 20), d(2026, 1, 31)),
+                    (d(2026, 4, 1), d(2026, 4, 3))
+                ]
+            }
+        );
+        // Within one month, or a week across two: days only.
+        for (from, to) in [
+            (d(2026, 1, 2), d(2026, 1, 31)),
+            (d(2026, 1, 28), d(2026, 2, 3)),
+        ] {
+            assert_eq!(
+                split_months(from, to),
+                MonthSplit {
+                    months: None,
+                    days: vec![(from, to)]
+                }
+            );
+        }
+    }
+
     use super::*;
 
     fn d(s: &str) -> LocalDate {

@@ -67,3 +67,14 @@ pub fn rollups(
     }
     (townships, counties)
 }
+
+/// Rolls township days up into township months (keyed by the month's first
+/// day), leaving out the gauges.
+pub fn months(townships: &BTreeMap<(i64, String), Counters>) -> BTreeMap<(i64, String), Counters> {
+    let mut out: BTreeMap<(i64, String), Counters> = BTreeMap::new();
+    for ((day, township), c) in townships.iter().filter(|((d, _), _)| *d >= 0) {
+        *out.entry((indicators::month_start(*day), township.clone()))
+            .or_default() += c;
+    }
+    out
+}

@@ -162,6 +162,12 @@ pub trait Store: RentalStore + ReportStore + Send + Sync + std::fmt::Debug {
     /// Files a report and its first log entry in one transaction. A repeated
     /// idempotency key answers the matter the first call made, writing nothing.
     async fn create_matter(&self, matter: &NewMatter, log: &NewLogEntry) -> Result<(Matter, bool)>;
+    /// Writes whole matter histories in one transaction (bulk loads of
+    /// benchmark history): each matter's final row, its photos, its log
+    /// entries in order on the chain and the indicator cells of every step,
+    /// the same rows as `create_matters` followed by `apply_matter_action`
+    /// step by step. Answers the matters as stored.
+    async fn import_matter_histories(&self, batch: &[MatterHistory]) -> Result<Vec<Matter>>;
     /// Files many reports in one transaction (a group commit), in order; a
     /// repeated idempotency key, also within the batch, answers the first
     /// matter. Any failure fails the whole batch and writes nothing.
@@ -261,6 +267,11 @@ pub trait Store: RentalStore + ReportStore + Send + Sync + std::fmt::Debug {
             pingan_domain::indicators::Counters,
         )>,
     >;
+    /// Every stored township month (keyed by the month's first day), to
+    /// check the monthly rollup against the log.
+    async fn indicator_township_months(
+        &self,
+    ) -> Result<Vec<((i64, String), pingan_domain::indicators::Counters)>>;
     /// The log entries of these matters, oldest first (system tasks).
     async fn logs_of_matters(&self, ids: &[i64]) -> Result<Vec<LogEntry>>;
     /// Immediate alerts (notifications of kind `alert`) addressed to the

@@ -74,6 +74,11 @@ pub(crate) const SQLITE: &[Migration] = &[
         sql: include_str!("../migrations/sqlite/0011_indicators.sql"),
     },
     Migration {
+        version: 12,
+        name: "indicator_months",
+        sql: include_str!("../migrations/sqlite/0012_indicator_months.sql"),
+    },
+    Migration {
         version: 13,
         name: "monthly_reports",
         sql: include_str!("../migrations/sqlite/0013_monthly_reports.sql"),
@@ -135,6 +140,11 @@ pub(crate) const POSTGRES: &[Migration] = &[
         version: 11,
         name: "indicators",
         sql: include_str!("../migrations/postgres/0011_indicators.sql"),
+    },
+    Migration {
+        version: 12,
+        name: "indicator_months",
+        sql: include_str!("../migrations/postgres/0012_indicator_months.sql"),
     },
     Migration {
         version: 13,

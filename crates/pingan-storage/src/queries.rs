@@ -267,36 +267,7 @@ macro_rules! store_impl {
 
         /// A matter as just filed, built from what was written.
         fn new_matter(id: i64, m: &crate::NewMatter, contact_masked: Option<String>, now: i64) -> crate::Matter {
-            crate::Matter {
-                id,
-                tracking_code: m.tracking_code.clone(),
-                state: m.state.clone(),
-                version: 1,
-                category_code: m.category_code.clone(),
-                severity: m.severity.clone(),
-                description: m.description.clone(),
-                grid_code: m.grid_code.clone(),
-                lng: m.lng,
-                lat: m.lat,
-                source: m.source.clone(),
-                reporter_id: m.reporter_id,
-                contact_masked,
-                holder: m.holder.clone(),
-                assigned_unit_id: None,
-                deadline: None,
-                rework_count: 0,
-                rating: None,
-                overdue: false,
-                next_due: m.next_due,
-                created_at: now,
-                updated_at: now,
-                supervised: false,
-                time_limit: None,
-                closed_at: None,
-                merged_into: None,
-                milestones: None,
-                milestone_due: None,
-            }
+            m.filed(id, contact_masked, now)
         }
 
         /// Appends many entries to the chain inside the caller's transaction:
@@ -780,7 +751,7 @@ macro_rules! store_impl {
             Ok(())
         }
 
-        /// Adds cell deltas to the indicator tables and their two rollups,
+        /// Adds cell deltas to the indicator tables and their three rollups,
         /// in the caller's transaction.
         pub(crate) async fn add_indicator_cells_tx(
             tx: &mut sqlx::Transaction<'static, $db>,
@@ -794,6 +765,9 @@ macro_rules! store_impl {
             upsert_counters_tx(tx, "indicator_cells", &["township", "category"], &rows).await?;
             let rows: Vec<_> = townships.iter().map(|((d, t), c)| (*d, vec![t.as_str()], c)).collect();
             upsert_counters_tx(tx, "indicator_township_days", &["township"], &rows).await?;
+            let months = crate::cells::months(&townships);
+            let rows: Vec<_> = months.iter().map(|((d, t), c)| (*d, vec![t.as_str()], c)).collect();
+            upsert_counters_tx(tx, "indicator_township_months", &["township"], &rows).await?;
             let rows: Vec<_> = counties.iter().map(|((d, k, cat), c)| (*d, vec![k.as_str(), cat.as_str()], c)).collect();
             upsert_counters_tx(tx, "indicator_county_cells", &["county", "category"], &rows).await?;
             Ok(())
@@ -1701,6 +1675,106 @@ macro_rules! store_impl {
                     .collect()
             }
 
+            async fn import_matter_histories(&self, batch: &[crate::MatterHistory]) -> crate::Result<Vec<crate::Matter>> {
+                use sqlx::Row;
+                use std::collections::HashMap;
+                // Every step in memory first, through the same update and deltas as one action.
+                let mut cells = std::collections::BTreeMap::new();
+                let mut rows: Vec<(crate::Matter, Option<Vec<u8>>)> = Vec::with_capacity(batch.len());
+                for h in batch {
+                    let contact = h.report.contact.as_deref().map(str::trim).filter(|c| !c.is_empty());
+                    let mut m = new_matter(0, &h.report, contact.map(pingan_domain::mask::mask_phone), h.log.at);
+                    if let Some(f) = crate::cells::report_facts(&h.report) {
+                        pingan_domain::indicators::accumulate(
+                            &mut cells,
+                            pingan_domain::indicators::deltas(None, &f, &h.log.action, None, h.log.at),
+                        );
+                    }
+                    for (change, log) in &h.actions {
+                        let before = m.clone();
+                        change.apply(&mut m, log.at);
+                        crate::cells::action_deltas(&mut cells, &before, &m, &log.action, change.rating, log.at);
+                    }
+                    rows.push((m, contact.map(|c| self.keys.encrypt(CONTACT_FIELD, c))));
+                }
+                let mut tx = self.writer.begin().await?;
+                let mut ids: HashMap<String, i64> = HashMap::with_capacity(rows.len());
+                for (chunk, histories) in bulk_chunks(&rows).into_iter().zip(bulk_chunks(batch)) {
+                    let mut q = sqlx::QueryBuilder::<$db>::new(
+                        "INSERT INTO matters (tracking_code, idempotency_key, state, version, category_code, severity, description, \
+                         grid_code, lng, lat, source, reporter_id, contact_cipher, contact_masked, holder, assigned_unit_id, deadline, \
+                         rework_count, rating, overdue, next_due, created_at, updated_at, supervised, time_limit, closed_at, \
+                         merged_into, milestones, milestone_due) ",
+                    );
+                    q.push_values(chunk.iter().zip(histories), |mut row, ((m, cipher), h)| {
+                        row.push_bind(&m.tracking_code)
+                            .push_bind(&h.report.idempotency_key)
+                            .push_bind(&m.state)
+                            .push_bind(m.version)
+                            .push_bind(&m.category_code)
+                            .push_bind(&m.severity)
+                            .push_bind(&m.description)
+                            .push_bind(&m.grid_code)
+                            .push_bind(m.lng)
+                            .push_bind(m.lat)
+                            .push_bind(&m.source)
+                            .push_bind(m.reporter_id)
+                            .push_bind(cipher)
+                            .push_bind(&m.contact_masked)
+                            .push_bind(&m.holder)
+                            .push_bind(m.assigned_unit_id)
+                            .push_bind(m.deadline)
+                            .push_bind(m.rework_count)
+                            .push_bind(m.rating)
+                            .push_bind(m.overdue)
+                            .push_bind(m.next_due)
+                            .push_bind(m.created_at)
+                            .push_bind(m.updated_at)
+                            .push_bind(m.supervised)
+                            .push_bind(&m.time_limit)
+                            .push_bind(m.closed_at)
+                            .push_bind(m.merged_into)
+                            .push_bind(&m.milestones)
+                            .push_bind(m.milestone_due);
+                    });
+                    q.push(" RETURNING id, tracking_code");
+                    let made = q.build().fetch_all(&mut *tx).await.map_err(|e| map_insert_error(e, "matter"))?;
+                    for row in made {
+                        ids.insert(row.try_get("tracking_code")?, row.try_get("id")?);
+                    }
+                }
+                let mut photos: Vec<(i64, &crate::PhotoRef, i64)> = Vec::new();
+                let mut entries: Vec<crate::NewLogEntry> = Vec::new();
+                for ((m, _), h) in rows.iter_mut().zip(batch) {
+                    m.id = ids
+                        .get(&m.tracking_code)
+                        .copied()
+                        .ok_or_else(|| crate::StoreError::Invalid("a matter of the batch was not written".into()))?;
+                    let steps = std::iter::once((&h.report.photos, &h.log))
+                        .chain(h.actions.iter().map(|(c, l)| (&c.photos, l)));
+                    for (refs, log) in steps {
+                        photos.extend(refs.iter().map(|p| (m.id, p, log.at)));
+                        let mut entry = log.clone();
+                        entry.subject = format!("matter:{}", m.id);
+                        entries.push(entry);
+                    }
+                }
+                for chunk in bulk_chunks(&photos) {
+                    let mut q = sqlx::QueryBuilder::<$db>::new(
+                        "INSERT INTO matter_photos (matter_id, sha256, kind, stage, created_at) ",
+                    );
+                    q.push_values(chunk, |mut row, (id, p, at)| {
+                        row.push_bind(*id).push_bind(&p.sha256).push_bind(&p.kind).push_bind(&p.stage).push_bind(*at);
+                    });
+                    q.push(" ON CONFLICT (matter_id, sha256) DO NOTHING");
+                    q.build().execute(&mut *tx).await?;
+                }
+                append_logs_tx(&mut tx, &entries).await?;
+                add_indicator_cells_tx(&mut tx, &cells).await?;
+                tx.commit().await?;
+                Ok(rows.into_iter().map(|(m, _)| m).collect())
+            }
+
             async fn matter(&self, scope: &pingan_domain::Scope, id: i64) -> crate::Result<Option<crate::Matter>> {
                 let (lo, hi) = crate::queries::prefix_range(scope.prefix());
                 let row = sqlx::query(&format!(
@@ -1986,40 +2060,65 @@ macro_rules! store_impl {
                     .iter()
                     .map(|c| format!("CAST(SUM({0}) AS BIGINT) AS {0}", c.as_str()))
                     .collect();
-                let mut b = sqlx::QueryBuilder::<$db>::new(format!("SELECT {key} AS k, {} FROM {table} WHERE day >= ", sums.join(", ")));
-                b.push_bind(q.first_day).push(" AND day <= ").push_bind(q.last_day);
-                let width = if region == "county" { 6 } else { 9 };
-                if q.under.len() == width {
-                    // One region: its index on (region, day) reads only the period's rows.
-                    b.push(format!(" AND {region} = ")).push_bind(q.under.clone());
+                // Whole months of township totals come from their monthly
+                // rollup, the days at the edges from the day cells.
+                let pieces: Vec<(&str, i64, i64)> = if table == "indicator_township_days" && q.group != crate::CellGroup::Day {
+                    let split = pingan_domain::indicators::split_months(q.first_day, q.last_day);
+                    split
+                        .months
+                        .map(|(a, b)| ("indicator_township_months", a, b))
+                        .into_iter()
+                        .chain(split.days.into_iter().map(|(a, b)| (table, a, b)))
+                        .collect()
                 } else {
-                    let (lo, hi) = crate::queries::prefix_range(&q.under);
-                    b.push(format!(" AND {region} >= "))
-                        .push_bind(lo)
-                        .push(format!(" AND {region} < "))
-                        .push_bind(hi);
-                }
-                match q.category.as_deref() {
-                    Some("") => {
-                        b.push(" AND category = ''");
+                    vec![(table, q.first_day, q.last_day)]
+                };
+                let width = if region == "county" { 6 } else { 9 };
+                let mut out: Vec<(String, Counters)> = Vec::new();
+                for (n, (table, first_day, last_day)) in pieces.iter().enumerate() {
+                    let mut b = sqlx::QueryBuilder::<$db>::new(format!("SELECT {key} AS k, {} FROM {table} WHERE day >= ", sums.join(", ")));
+                    b.push_bind(*first_day).push(" AND day <= ").push_bind(*last_day);
+                    if q.under.len() == width {
+                        // One region: its index on (region, day) reads only the period's rows.
+                        b.push(format!(" AND {region} = ")).push_bind(q.under.clone());
+                    } else {
+                        let (lo, hi) = crate::queries::prefix_range(&q.under);
+                        b.push(format!(" AND {region} >= "))
+                            .push_bind(lo)
+                            .push(format!(" AND {region} < "))
+                            .push_bind(hi);
                     }
-                    Some(c) => {
-                        let (lo, hi) = crate::queries::prefix_range(c);
-                        b.push(" AND category >= ").push_bind(lo).push(" AND category < ").push_bind(hi);
+                    match q.category.as_deref() {
+                        Some("") => {
+                            b.push(" AND category = ''");
+                        }
+                        Some(c) => {
+                            let (lo, hi) = crate::queries::prefix_range(c);
+                            b.push(" AND category >= ").push_bind(lo).push(" AND category < ").push_bind(hi);
+                        }
+                        None => {}
                     }
-                    None => {}
-                }
-                b.push(" GROUP BY k ORDER BY k");
-                let rows = b.build().fetch_all(&self.pool).await?;
-                rows.iter()
-                    .map(|r| {
+                    b.push(" GROUP BY k ORDER BY k");
+                    let rows = b.build().fetch_all(&self.pool).await?;
+                    let rows = rows.iter().map(|r| {
                         let mut c = Counters::default();
                         for &counter in Counter::ALL {
                             c[counter] = r.try_get::<Option<i64>, _>(counter.as_str())?.unwrap_or(0);
                         }
                         Ok((r.try_get("k")?, c))
-                    })
-                    .collect()
+                    });
+                    if n == 0 {
+                        out = rows.collect::<crate::Result<_>>()?;
+                    } else {
+                        let mut merged: std::collections::BTreeMap<String, Counters> = std::mem::take(&mut out).into_iter().collect();
+                        for row in rows {
+                            let (k, c) = row?;
+                            *merged.entry(k).or_default() += &c;
+                        }
+                        out = merged.into_iter().collect();
+                    }
+                }
+                Ok(out)
             }
 
             async fn replace_indicator_cells(
@@ -2027,7 +2126,7 @@ macro_rules! store_impl {
                 cells: &std::collections::BTreeMap<pingan_domain::indicators::CellKey, pingan_domain::indicators::Counters>,
             ) -> crate::Result<()> {
                 let mut tx = self.writer.begin().await?;
-                for table in ["indicator_cells", "indicator_township_days", "indicator_county_cells"] {
+                for table in ["indicator_cells", "indicator_township_days", "indicator_township_months", "indicator_county_cells"] {
                     sqlx::query(&format!("DELETE FROM {table}")).execute(&mut *tx).await?;
                 }
                 add_indicator_cells_tx(&mut tx, cells).await?;
@@ -2071,6 +2170,29 @@ macro_rules! store_impl {
                             },
                             c,
                         ))
+                    })
+                    .collect()
+            }
+
+            async fn indicator_township_months(
+                &self,
+            ) -> crate::Result<Vec<((i64, String), pingan_domain::indicators::Counters)>> {
+                use pingan_domain::indicators::{Counter, Counters};
+                use sqlx::Row;
+                let names: Vec<&str> = Counter::ALL.iter().map(|c| c.as_str()).collect();
+                let rows = sqlx::query(&format!(
+                    "SELECT day, township, {} FROM indicator_township_months ORDER BY day, township",
+                    names.join(", ")
+                ))
+                .fetch_all(&self.pool)
+                .await?;
+                rows.iter()
+                    .map(|r| {
+                        let mut c = Counters::default();
+                        for &counter in Counter::ALL {
+                            c[counter] = r.try_get(counter.as_str())?;
+                        }
+                        Ok(((r.try_get("day")?, r.try_get("township")?), c))
                     })
                     .collect()
             }

@@ -240,6 +240,101 @@ pub struct MatterChange {
     pub photos: Vec<PhotoRef>,
 }
 
+impl NewMatter {
+    /// The matter as the store files it (version 1, nothing decided yet).
+    pub fn filed(&self, id: i64, contact_masked: Option<String>, at: i64) -> Matter {
+        Matter {
+            id,
+            tracking_code: self.tracking_code.clone(),
+            state: self.state.clone(),
+            version: 1,
+            category_code: self.category_code.clone(),
+            severity: self.severity.clone(),
+            description: self.description.clone(),
+            grid_code: self.grid_code.clone(),
+            lng: self.lng,
+            lat: self.lat,
+            source: self.source.clone(),
+            reporter_id: self.reporter_id,
+            contact_masked,
+            holder: self.holder.clone(),
+            assigned_unit_id: None,
+            deadline: None,
+            rework_count: 0,
+            rating: None,
+            overdue: false,
+            next_due: self.next_due,
+            created_at: at,
+            updated_at: at,
+            supervised: false,
+            time_limit: None,
+            closed_at: None,
+            merged_into: None,
+            milestones: None,
+            milestone_due: None,
+        }
+    }
+}
+
+impl MatterChange {
+    /// Applies the change to a matter in memory exactly as the store's
+    /// UPDATE does to the row (bulk loads write the outcome directly).
+    pub fn apply(&self, m: &mut Matter, at: i64) {
+        m.state = self.state.clone();
+        m.version += 1;
+        if let Some(c) = &self.category_code {
+            m.category_code = Some(c.clone());
+        }
+        if let Some(h) = &self.holder {
+            m.holder = h.clone();
+        }
+        if let Some(u) = self.assigned_unit_id {
+            m.assigned_unit_id = u;
+        }
+        if let Some(d) = self.deadline {
+            m.deadline = d;
+        }
+        m.rework_count += i64::from(self.add_rework);
+        if let Some(r) = self.rating {
+            m.rating = Some(r);
+        }
+        m.updated_at = at;
+        if let Some(o) = self.overdue {
+            m.overdue = o;
+        }
+        if let Some(d) = self.next_due {
+            m.next_due = d;
+        }
+        if let Some(s) = self.supervised {
+            m.supervised = s;
+        }
+        if let Some(t) = &self.time_limit {
+            m.time_limit = t.clone();
+        }
+        if let Some(c) = self.closed_at {
+            m.closed_at = c;
+        }
+        if let Some(t) = self.merged_into {
+            m.merged_into = Some(t);
+        }
+        if let Some(ms) = &self.milestones {
+            m.milestones = ms.clone();
+        }
+        if let Some(d) = self.milestone_due {
+            m.milestone_due = d;
+        }
+    }
+}
+
+/// A matter's whole history for a bulk load: its report and every later
+/// action in order, each as the service layer plans it.
+#[derive(Debug, Clone)]
+pub struct MatterHistory {
+    pub report: NewMatter,
+    pub log: NewLogEntry,
+    pub actions: Vec<(MatterChange, NewLogEntry)>,
+}
+
 /// Which matters a list shows; every field narrows it, within the caller's scope.
 #[derive(Debug, Clone, Default)]
 pub struct MatterFilter {

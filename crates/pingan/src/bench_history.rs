@@ -1,167 +1,30 @@
 //! `pingan bench-indicators` (hidden): a year of history for the indicator
-//! benchmarks, then the report, ranking and data-screen queries timed
+//! benchmarks, then the report, ranking, data-screen and list queries timed
 //! in-process through the router (server time, no network).
 //!
-//! The history is generated as matter lifecycles (report, register or
-//! reject or self-resolve, dispatch with a deadline, accept, handle, rework,
-//! suspension, escalation, close, rate) whose facts before and after each
-//! action go through `pingan_domain::indicators::deltas`, the same function
-//! the store applies in the transaction of every report and action. Only the
-//! aggregate cells are written: the endpoints measured read nothing else
-//! (plus the regions), so their cost is that of the cells.
-use std::collections::BTreeMap;
+//! The history is matter lifecycles planned by the service layer's own rules
+//! (`pingan_api::history`), written many at a time through the store's
+//! `import_matter_histories`: final rows, hash-chained log and indicator
+//! cells in one transaction, as the single actions write them.
 use std::time::Instant;
 
 use anyhow::Context;
 use axum::body::Body;
 use axum::http::{header, Request, StatusCode};
 use http_body_util::BodyExt;
+use pingan_api::history::{lifecycle, Cast};
+use pingan_api::AppState;
 use pingan_domain::calendar::LocalDate;
-use pingan_domain::indicators::{self, CellKey, Counters, MatterFacts};
 use pingan_domain::random::SplitMix64;
-use pingan_domain::workflow::State;
 use pingan_domain::{Level, Role, Scope};
 use pingan_storage::{NewAccount, Page, Store};
 use tower::ServiceExt;
 
 use crate::config::Settings;
 
-const HOUR: i64 = 3_600_000;
-const DAY: i64 = 24 * HOUR;
-/// Cells are upserted (additively) whenever this many have gathered.
-const FLUSH_AT: usize = 400_000;
-
-/// One matter's life, action by action, through the indicator deltas.
-fn lifecycle(
-    rng: &mut SplitMix64,
-    grid: &str,
-    category: &str,
-    reported: i64,
-    now: i64,
-    cells: &mut BTreeMap<CellKey, Counters>,
-) {
-    let mut facts = MatterFacts {
-        state: State::Reported,
-        grid_code: grid.to_string(),
-        category: Some(category.to_string()),
-        holder: grid[..9].to_string(),
-        deadline: None,
-        closed_at: None,
-        overdue: false,
-        rework_count: 0,
-    };
-    indicators::accumulate(
-        cells,
-        indicators::deltas(None, &facts, "report", None, reported),
-    );
-    let mut t = reported;
-    let mut step = |facts: &mut MatterFacts,
-                    t: i64,
-                    action: &str,
-                    rating: Option<i64>,
-                    change: &dyn Fn(&mut MatterFacts)|
-     -> bool {
-        if t > now {
-            return false;
-        }
-        let before = facts.clone();
-        change(facts);
-        indicators::accumulate(
-            cells,
-            indicators::deltas(Some(&before), facts, action, rating, t),
-        );
-        true
-    };
-    let roll = rng.next_f64();
-    t += rng.range_i64(10 * 60_000, 3 * HOUR);
-    if roll < 0.05 {
-        step(&mut facts, t, "reject", None, &|f| {
-            f.state = State::Rejected
-        });
-        return;
-    }
-    if roll < 0.08 {
-        step(&mut facts, t, "merge", None, &|f| f.state = State::Merged);
-        return;
-    }
-    if roll < 0.20 {
-        step(&mut facts, t, "self_resolve", None, &|f| {
-            f.state = State::Closed;
-            f.closed_at = Some(t);
-        });
-        return;
-    }
-    if !step(&mut facts, t, "register", None, &|f| {
-        f.state = State::Registered
-    }) {
-        return;
-    }
-    t += rng.range_i64(5 * 60_000, 2 * HOUR);
-    let deadline = t + rng.range_i64(4 * HOUR, 13 * DAY);
-    if !step(&mut facts, t, "dispatch", None, &|f| {
-        f.state = State::Dispatched;
-        f.deadline = Some(deadline);
-    }) {
-        return;
-    }
-    t += rng.range_i64(10 * 60_000, 4 * HOUR);
-    if !step(&mut facts, t, "accept", None, &|f| {
-        f.state = State::Accepted
-    }) {
-        return;
-    }
-    if rng.next_f64() < 0.01 {
-        t += HOUR;
-        step(&mut facts, t, "approve_suspension", None, &|f| {
-            f.state = State::Suspended
-        });
-        return;
-    }
-    // Three in four on time; the rest run late and are escalated.
-    let late = rng.next_f64() < 0.25;
-    let done = if late {
-        if !step(&mut facts, deadline, "escalate", None, &|f| {
-            f.overdue = true;
-            f.holder = f.holder[..6].to_string();
-        }) {
-            return;
-        }
-        deadline + rng.range_i64(HOUR, 5 * DAY)
-    } else {
-        t + (deadline - t) * rng.range_i64(20, 95) / 100
-    };
-    if rng.next_f64() < 0.08 {
-        let half = t + (done - t) / 2;
-        step(&mut facts, half, "report_handled", None, &|f| {
-            f.state = State::Handled
-        });
-        step(&mut facts, half + HOUR, "verify_fail", None, &|f| {
-            f.state = State::Rework;
-            f.rework_count += 1;
-        });
-    }
-    if !step(&mut facts, done, "report_handled", None, &|f| {
-        f.state = State::Handled
-    }) {
-        return;
-    }
-    step(&mut facts, done + HOUR, "verify_pass", None, &|f| {
-        f.state = State::Verified
-    });
-    let closed = done + 2 * HOUR;
-    if !step(&mut facts, closed, "close", None, &|f| {
-        f.state = State::Closed;
-        f.closed_at = Some(closed);
-    }) {
-        return;
-    }
-    if rng.next_f64() < 0.6 {
-        let rating = *rng.pick(&[3, 4, 4, 5, 5, 5]);
-        step(&mut facts, closed + DAY, "rate", Some(rating), &|f| {
-            f.state = State::Rated
-        });
-    }
-}
+const DAY: i64 = 24 * 3_600_000;
+/// Lifecycles written per transaction.
+const BATCH: usize = 2_000;
 
 async fn grid_codes(store: &dyn Store) -> anyhow::Result<Vec<String>> {
     let mut out = Vec::new();
@@ -179,28 +42,41 @@ async fn grid_codes(store: &dyn Store) -> anyhow::Result<Vec<String>> {
 
 /// Writes `matters` lifecycles reported over the `days` before now.
 pub async fn generate(
-    store: &dyn Store,
+    state: &AppState,
     matters: u64,
     days: i64,
     seed: u64,
     now: i64,
 ) -> anyhow::Result<()> {
+    let store = state.store.as_ref();
     let grids = grid_codes(store).await?;
     anyhow::ensure!(
         !grids.is_empty(),
         "no grids: run `pingan demo --days 0` first"
     );
-    let catalogue = pingan_domain::category::default_catalogue();
+    let hash = pingan_api::auth::hash_password(&crate::tools::random_password());
+    let cast = Cast::new(state, &format!("{seed}-{now}"), &hash, now)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+    // Categories with a time limit (those the service can dispatch).
+    let catalogue = state.catalogue().1;
     let categories: Vec<String> = catalogue
         .categories
         .iter()
+        .filter(|c| {
+            c.limits_for(pingan_domain::category::Severity::Normal)
+                .is_some()
+        })
         .map(|c| c.code.as_str().to_string())
         .collect();
+    anyhow::ensure!(!categories.is_empty(), "no category has a time limit");
     let mut rng = SplitMix64::new(seed);
     let started = Instant::now();
-    let mut cells = BTreeMap::new();
-    let (mut written, mut upserts) = (0_u64, 0_usize);
     let start = now - days * DAY;
+    let bar = crate::progress::bar(matters, "matters", false);
+    let (mut written, mut entries) = (0_u64, 0_usize);
+    let mut merge_into: Option<i64> = None;
+    let mut batch = Vec::with_capacity(BATCH);
     for i in 0..matters {
         // In order of filing, spread evenly over the period.
         let reported = start + (i as i64) * (days * DAY) / matters.max(1) as i64;
@@ -211,24 +87,26 @@ pub async fn generate(
         } else {
             rng.pick(&categories)
         };
-        lifecycle(&mut rng, &grid, category, reported, now, &mut cells);
-        written += 1;
-        if cells.len() >= FLUSH_AT {
-            upserts += cells.len();
-            store
-                .add_indicator_cells(&std::mem::take(&mut cells))
-                .await?;
-            println!(
-                "{written} matters, {upserts} cell upserts, {:.0} s",
-                started.elapsed().as_secs_f64()
-            );
+        batch.push(
+            lifecycle(
+                state, &cast, &mut rng, &grid, category, reported, now, merge_into,
+            )
+            .map_err(|e| anyhow::anyhow!("{e:?}"))?,
+        );
+        if batch.len() == BATCH || i + 1 == matters {
+            entries += batch.iter().map(|h| 1 + h.actions.len()).sum::<usize>();
+            let made = store.import_matter_histories(&batch).await?;
+            written += made.len() as u64;
+            merge_into = made.last().map(|m| m.id);
+            bar.set_position(written);
+            batch.clear();
         }
     }
-    upserts += cells.len();
-    store.add_indicator_cells(&cells).await?;
+    bar.finish_and_clear();
+    let secs = started.elapsed().as_secs_f64();
     println!(
-        "history: {written} matters over {days} days, {upserts} cell upserts in {:.0} s",
-        started.elapsed().as_secs_f64()
+        "history: {written} matters and {entries} log entries over {days} days in {secs:.0} s ({:.0} matters/s)",
+        written as f64 / secs.max(1e-9)
     );
     Ok(())
 }
@@ -316,6 +194,7 @@ pub async fn measure(settings: &Settings, runs: usize, now: i64) -> anyhow::Resu
     let mut report = Vec::new();
     let mut screen = Vec::new();
     let mut ranking = Vec::new();
+    let mut ticker = Vec::new();
     for run in 0..runs {
         for county in &counties {
             // The monthly report's data for a county: totals and townships,
@@ -341,6 +220,8 @@ pub async fn measure(settings: &Settings, runs: usize, now: i64) -> anyhow::Resu
             ))
             .await?;
             screen.push(ms);
+            // The data screen's ticker: the county's newest matters.
+            ticker.push(get(format!("/api/v1/matters?under={county}&limit=20")).await?);
         }
         let _ = run;
         ranking.push(get(format!("/api/v1/rankings?parent=33&level=township&{month}")).await?);
@@ -349,6 +230,7 @@ pub async fn measure(settings: &Settings, runs: usize, now: i64) -> anyhow::Resu
         ("monthly report data, one county (3 requests)", report),
         ("ranking of all townships (composite)", ranking),
         ("data screen first load, one county (2 requests)", screen),
+        ("newest matters of one county (ticker)", ticker),
     ] {
         v.sort_by(f64::total_cmp);
         println!(
@@ -372,7 +254,9 @@ pub async fn run(
     let now = pingan_storage::now_ms();
     if matters > 0 {
         let store = settings.open_store().await?;
-        generate(store.as_ref(), matters, days, seed, now).await?;
+        let index = pingan_api::imports::load_index(&*store).await?;
+        let state = crate::serve::app_state(settings, store, index, false).await?;
+        generate(&state, matters, days, seed, now).await?;
     }
     if runs > 0 {
         measure(settings, runs, now).await?;
