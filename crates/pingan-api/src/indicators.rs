@@ -487,7 +487,7 @@ pub(crate) async fn sums(
     Ok(out.into_iter().collect())
 }
 
-fn total(rows: &[(String, Counters)]) -> Counters {
+pub(crate) fn total(rows: &[(String, Counters)]) -> Counters {
     let mut t = Counters::default();
     for (_, c) in rows {
         t += c;
@@ -496,7 +496,7 @@ fn total(rows: &[(String, Counters)]) -> Counters {
 }
 
 /// The gauge period: the single day holding the open counts.
-fn gauge_period() -> Period {
+pub(crate) fn gauge_period() -> Period {
     let d = LocalDate::from_days_since_epoch(GAUGE_DAY);
     Period {
         from: d,

@@ -32,7 +32,8 @@ use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::indicators::{
-    assess_regions, child_level, colour_str, composite_index, sibling_sums, sums, warning_rules,
+    assess_regions, child_level, colour_str, composite_index, gauge_period, sibling_sums, sums,
+    total, warning_rules,
 };
 use crate::overview::prefix_of;
 use crate::pdf::{self, Flow, A4_HEIGHT, A4_WIDTH};
@@ -139,29 +140,18 @@ pub async fn gather(
         period.previous(Some(indicators::PeriodKind::Month)),
         period.year_before(Some(indicators::PeriodKind::Month)),
     ];
-    let total = |rows: Vec<(String, Counters)>| {
-        let mut t = Counters::default();
-        for (_, c) in rows {
-            t += &c;
-        }
-        t
-    };
     let mut sums_of = Vec::new();
     for p in periods {
         sums_of.push(total(
-            sums(state, &everywhere, &prefix, p, None, CellGroup::Total).await?,
+            &sums(state, &everywhere, &prefix, p, None, CellGroup::Total).await?,
         ));
     }
-    let gauge_day = LocalDate::from_days_since_epoch(indicators::GAUGE_DAY);
     let gauges = total(
-        sums(
+        &sums(
             state,
             &everywhere,
             &prefix,
-            indicators::Period {
-                from: gauge_day,
-                to: gauge_day.add_days(1),
-            },
+            gauge_period(),
             None,
             CellGroup::Total,
         )
